@@ -25,6 +25,7 @@ Writes to --out: samples.png, history.png, predictions.png, model.keras and metr
 import argparse
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -177,7 +178,10 @@ def load_npz(path):
     """(x_train, y_train), (x_test, y_test) from an .npz in Keras's mnist.npz layout, checked."""
     fix = "pass an .npz in Keras's mnist.npz layout with --data"
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):  # an .npy file: a single array
+            raise ValueError(path)
+        with npz:
             missing = [key for key in NPZ_KEYS if key not in npz.files]
             if missing:
                 raise helpers.UserError(
@@ -187,8 +191,9 @@ def load_npz(path):
         raise helpers.UserError(f"{path} does not exist; check the path given to --data")
     except IsADirectoryError:
         raise helpers.UserError(f"{path} is a folder; {fix}")
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-        raise helpers.UserError(f"{path} is not a readable .npz file ({error}); {fix}")
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error):
+        raise helpers.UserError(f"{path} is not a readable .npz file (truncated or another "
+                                f"format); {fix}")
     for split in ["train", "test"]:
         images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) == 0:

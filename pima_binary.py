@@ -150,7 +150,7 @@ def read_csv(path):
     lines = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
     if lines and not is_numeric_row(lines[0][1]):
         lines = lines[1:]  # a header row
-    rows = []
+    rows, line_numbers = [], []
     for number, line in lines:
         cells = line.split(",")
         if rows and len(cells) != len(rows[0]):
@@ -165,8 +165,9 @@ def read_csv(path):
             if not np.isfinite(row[-1]):
                 raise helpers.UserError(
                     f"{path} line {number}, column {column}: {cell.strip()!r} is not a number; "
-                    "every cell must be numeric")
+                    "the file must hold numbers separated by commas")
         rows.append(row)
+        line_numbers.append(number)
     if len(rows) < MIN_ROWS or len(rows[0]) < 2:
         raise helpers.UserError(
             f"{path} has {len(rows)} data rows; it needs at least {MIN_ROWS}, each with one or "
@@ -176,8 +177,8 @@ def read_csv(path):
     bad = np.flatnonzero((labels != 0) & (labels != 1))
     if bad.size:
         raise helpers.UserError(
-            f"{path}: the last column is the label and must be 0 or 1, "
-            f"but data row {bad[0] + 1} has {labels[bad[0]]:g}")
+            f"{path} line {line_numbers[bad[0]]}: the label (last column) is "
+            f"{labels[bad[0]]:g}; labels must be 0 or 1")
     if labels.min() == labels.max():
         raise helpers.UserError(
             f"{path}: every label is {labels[0]:g}; the data needs rows of both classes, 0 and 1")

@@ -66,7 +66,9 @@ def run(main):
     except UserError as error:
         sys.exit(f"error: {error}")
     except KeyboardInterrupt:
-        sys.exit("interrupted: stopped before the end; no output file was left half-written")
+        print("interrupted: stopped before the end; no output file was left half-written",
+              file=sys.stderr)
+        sys.exit(130)  # the shell's code for a program stopped by Ctrl-C
 
 
 def set_seed(seed):

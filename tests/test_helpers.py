@@ -1,7 +1,9 @@
-"""tutorial_helpers.download, for real, against a server on 127.0.0.1 that the test starts."""
+"""tutorial_helpers: downloads for real against a server on 127.0.0.1 that the test starts,
+and outputs that appear whole or not at all."""
 
 import hashlib
 import socket
+import threading
 
 import pytest
 
@@ -74,8 +76,19 @@ def test_silent_server_times_out_instead_of_hanging(tmp_path, monkeypatch):
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/table.csv"
-        with pytest.raises(helpers.UserError, match="timed out"):
-            helpers.download(url, SHA256, tmp_path)
+        errors = []
+
+        def attempt():
+            try:
+                helpers.download(url, SHA256, tmp_path)
+            except helpers.UserError as error:
+                errors.append(str(error))
+
+        worker = threading.Thread(target=attempt, daemon=True)  # a hang fails the test, not CI
+        worker.start()
+        worker.join(timeout=30)
+    assert not worker.is_alive(), "download() still waiting on a silent server after 30 s"
+    assert len(errors) == 1 and "timed out" in errors[0] and url in errors[0]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -84,3 +97,19 @@ def test_data_dir_that_cannot_be_created_is_a_clear_error(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(helpers.UserError, match="--data-dir"):
         helpers.download("http://127.0.0.1:9/table.csv", SHA256, blocker / "data")
+
+
+def test_atomic_path_replaces_the_target_only_when_the_block_succeeds(tmp_path):
+    target = tmp_path / "metrics.json"
+    target.write_text("previous run")
+    with pytest.raises(RuntimeError):
+        with helpers.atomic_path(target) as temporary:
+            with open(temporary, "w") as half_written:
+                half_written.write("{")
+            raise RuntimeError("interrupted while writing")
+    assert target.read_text() == "previous run"
+    assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
+
+    helpers.save_json({"test_loss": 0.25}, target)
+    assert target.read_text() == '{\n  "test_loss": 0.25\n}\n'
+    assert list(tmp_path.iterdir()) == [target]
