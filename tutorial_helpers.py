@@ -3,7 +3,7 @@
 - Importing this module imports Keras with TensorFlow's C++ start-up log hidden.
 - `set_seed`: one call seeds Python, NumPy and Keras and makes CPU ops deterministic.
 - `download`: fetch a dataset once into a data directory, checked by SHA-256.
-- `UserError`, `run`: a mistake the user can fix ends in one line on stderr, no traceback.
+- `UserError`, `run`: a mistake the user can fix, or Ctrl-C, ends in one line on stderr.
 - `atomic_path`, `save_json`, `save_history_plot`: outputs appear whole or not at all.
 
 Copy this file along with a script: the scripts use nothing else from this project.
@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import socket
 import sys
 import tempfile
@@ -59,16 +60,31 @@ class UserError(Exception):
     """A problem the user can fix: shown as one line, without a traceback."""
 
 
+# Files being written right now (temporary outputs, a download under way): Ctrl-C deletes them.
+_unfinished_files = set()
+
+
 def run(main):
     """Call main(); turn a UserError or Ctrl-C into one line on stderr and an exit code."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when ignored
+        signal.signal(signal.SIGINT, _stop_at_once)
     try:
         main()
     except UserError as error:
         sys.exit(f"error: {error}")
-    except KeyboardInterrupt:
-        print("interrupted: stopped before the end; no output file was left half-written",
-              file=sys.stderr)
-        sys.exit(130)  # the shell's code for a program stopped by Ctrl-C
+
+
+def _stop_at_once(signum, frame):
+    # A KeyboardInterrupt raised in the middle of a TensorFlow step can crash the interpreter
+    # as it unwinds (seen: "free(): invalid next size"), so delete what is half-written and
+    # leave at once instead.
+    for path in list(_unfinished_files):
+        with contextlib.suppress(OSError):
+            os.remove(path)
+    sys.stdout.flush()
+    print("interrupted: stopped before the end; no output file was left half-written",
+          file=sys.stderr, flush=True)
+    os._exit(130)  # the shell's code for a program stopped by Ctrl-C
 
 
 def set_seed(seed):
@@ -109,6 +125,7 @@ def download(url, sha256, data_dir):
     # urllib waits forever on a silent server; a time-out turns that into an error.
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_SECONDS)
+    _unfinished_files.add(path)
     try:
         keras.utils.get_file(
             path.name, origin=url, file_hash=sha256, cache_dir=data_dir, cache_subdir=""
@@ -124,6 +141,7 @@ def download(url, sha256, data_dir):
         path.unlink(missing_ok=True)
         raise UserError(f"could not download {url} ({error}); {offline_hint}")
     finally:
+        _unfinished_files.discard(path)
         socket.setdefaulttimeout(previous_timeout)
     return path
 
@@ -147,6 +165,7 @@ def atomic_path(path):
     path = Path(path)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
     os.close(handle)
+    _unfinished_files.add(temporary)
     try:
         yield temporary
         umask = os.umask(0)
@@ -154,6 +173,7 @@ def atomic_path(path):
         os.chmod(temporary, 0o666 & ~umask)  # mkstemp's file is private; give the usual mode
         os.replace(temporary, path)
     finally:
+        _unfinished_files.discard(temporary)
         if os.path.exists(temporary):
             os.remove(temporary)
 
