@@ -4,9 +4,10 @@ Read it beside article B, "Develop your first neural network in Python with Kera
 step" (https://machinelearningmastery.com/tutorial-first-neural-network-python-keras/):
 the numbered sections below are the article's steps, written for Keras 3.
 
-Expected result on the real CSV with the defaults (150 epochs, batch 10, seed 7): about
-0.8 accuracy on the training rows, as the article reports, and 0.7 to 0.8 on the held-out
-rows it never trained on, which is the figure to believe.
+Expected result on the real CSV with the defaults (150 epochs, batch 10, seed 7): 0.83
+accuracy on the training rows (the article reports about 0.78) and 0.77 on the held-out
+rows it never trained on, which is the figure to believe; other seeds hold out other rows
+and give 0.69 to 0.77. About 7 seconds on a 2-core CPU.
 
 Works on any numeric CSV whose last column is a 0/1 label (a header row is skipped):
 
@@ -29,7 +30,7 @@ import keras
 DATA_URL = "https://raw.githubusercontent.com/jbrownlee/Datasets/master/pima-indians-diabetes.data.csv"
 DATA_SHA256 = "6bfe5d0f379d17a0e0819b996407e3c09bf80febd4287f2ed212190dfff154af"
 TEST_FRACTION = 0.2  # rows held out for the final, honest accuracy
-VALIDATION_SPLIT = 0.2  # of the training rows, to draw validation curves while fitting
+VALIDATION_FRACTION = 0.2  # of the training rows, to draw validation curves while fitting
 MIN_ROWS = 10
 
 
@@ -93,21 +94,28 @@ def main(argv=None):
     model.summary()
 
     ## 3. Compile the model
-    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    # steps_per_execution: TensorFlow runs up to 50 batches per call from Python instead of
+    # one. The numbers are the same; with batches of 10 rows, most of the time went to calls.
+    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"],
+                  steps_per_execution=50)
 
     ## 4. Fit the model
-    # validation_split holds back the last 20% of the training rows (already shuffled by the
-    # split) to draw validation curves; the test rows stay unseen.
+    # The last 20% of the training rows (already shuffled by the split) draw the validation
+    # curves; the test rows stay unseen. helpers.batches says why the rows go through tf.data.
+    n_validation = max(1, round(VALIDATION_FRACTION * len(x_train)))
+    x_fit, y_fit = x_train[:-n_validation], y_train[:-n_validation]
+    x_validation, y_validation = x_train[-n_validation:], y_train[-n_validation:]
     started = time.perf_counter()
-    history = model.fit(x_train, y_train, epochs=epochs, batch_size=args.batch_size,
-                        validation_split=VALIDATION_SPLIT)
+    history = model.fit(helpers.batches(x_fit, y_fit, args.batch_size, shuffle_seed=args.seed),
+                        validation_data=helpers.batches(x_validation, y_validation, 1024),
+                        epochs=epochs, shuffle=False)  # batches() does the shuffling
     fit_seconds = time.perf_counter() - started
 
     ## 5. Evaluate the model
     # Two figures: accuracy on the training rows is what the article prints; accuracy on
     # the held-out rows is what to expect on new patients.
-    _, train_accuracy = model.evaluate(x_train, y_train, verbose=0)
-    test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
+    _, train_accuracy = model.evaluate(x_train, y_train, batch_size=1024, verbose=0)
+    test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=1024, verbose=0)
     print(f"Accuracy on the training rows: {train_accuracy:.4f} (what the article reports)")
     print(f"Accuracy on the held-out rows: {test_accuracy:.4f} (test loss {test_loss:.4f})")
 
@@ -129,7 +137,7 @@ def main(argv=None):
     helpers.save_json({
         "data": str(csv_path), "train_accuracy": train_accuracy, "test_accuracy": test_accuracy,
         "test_loss": test_loss, "epochs": epochs, "batch_size": args.batch_size,
-        "seed": args.seed, "n_train": len(y_train), "n_test": len(y_test),
+        "seed": args.seed, "n_train": len(y_train), "n_validation": n_validation, "n_test": len(y_test),
         "fit_seconds": round(fit_seconds, 2),
     }, out / "metrics.json")
     print(f"\nSaved model.keras, history.png and metrics.json in {out.resolve()}")

@@ -2,6 +2,7 @@
 
 - Importing this module imports Keras with TensorFlow's C++ start-up log hidden.
 - `set_seed`: one call seeds Python, NumPy and Keras and makes CPU ops deterministic.
+- `batches`: training rows for fit, shuffled anew each epoch even when seeded.
 - `download`: fetch a dataset once into a data directory, checked by SHA-256.
 - `UserError`, `run`: a mistake the user can fix, or Ctrl-C, ends in one line on stderr.
 - `atomic_path`, `save_json`, `save_history_plot`: outputs appear whole or not at all.
@@ -72,6 +73,11 @@ def run(main):
         main()
     except UserError as error:
         sys.exit(f"error: {error}")
+    # Every output file is closed by now. Leave without the interpreter's teardown, in which
+    # TensorFlow takes half a second to unload (measured: 0.5 s after a bare import keras).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _stop_at_once(signum, frame):
@@ -94,6 +100,22 @@ def set_seed(seed):
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+
+
+def batches(features, labels, batch_size, shuffle_seed=None):
+    """The rows as a tf.data pipeline of batches for fit; reshuffled every epoch if seeded.
+
+    Given NumPy arrays, Keras 3 on TensorFlow shuffles them in the same order every epoch
+    once a seed is set (measured: seeded MNIST runs lost about half a point of accuracy),
+    and it builds a heavy input pipeline twice an epoch, which for Pima's 49 small batches
+    took longer than the training itself. This pipeline fixes both and costs nothing.
+    """
+    import tensorflow as tf
+
+    rows = tf.data.Dataset.from_tensor_slices((features, labels))
+    if shuffle_seed is not None:
+        rows = rows.shuffle(len(features), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return rows.batch(batch_size).prefetch(tf.data.AUTOTUNE)  # next batch ready during a step
 
 
 def sha256_of(path):

@@ -2,8 +2,9 @@
 
 Runs, alternating, each article's program (transcribed to Keras 3 beside this file) and
 our script with the same network and settings, several times each, as whole processes.
-Prints for each: wall time (median and range), time inside fit, peak memory, accuracy,
-and the ratios ours / article. A benchmark, not a test: it prints figures, asserts nothing.
+Prints for each: wall time (median and range), time inside fit, peak memory, median
+accuracy, and the ratios ours / article. The article's code is unseeded, so each of its
+runs draws new weights; ours runs with seeds 1, 2, 3, ... to sample the same spread. A benchmark, not a test: it prints figures, asserts nothing.
 
     python benchmarks/compare_with_articles.py               # both pairs, 3 runs each
     python benchmarks/compare_with_articles.py --only pima --repeats 5
@@ -50,10 +51,10 @@ def measure_article(program, data):
     return dict(wall=wall, memory=memory, fit=result["fit_seconds"], accuracy=result["accuracy"])
 
 
-def measure_ours(script_and_flags, data):
+def measure_ours(script_and_flags, data, seed):
     with tempfile.TemporaryDirectory() as out:
         command = [sys.executable, ROOT / script_and_flags[0], *script_and_flags[1:],
-                   "--data", data, "--out", out]
+                   "--data", data, "--seed", str(seed), "--out", out]
         wall, memory, _ = run_once(command)
         metrics = json.loads((Path(out) / "metrics.json").read_text())
     return dict(wall=wall, memory=memory, fit=metrics["fit_seconds"],
@@ -98,7 +99,8 @@ def main():
         runs = {"article": [], "ours": []}
         for repeat in range(args.repeats):
             runs["article"].append(measure_article(article, data))
-            runs["ours"].append(measure_ours(ours, data))
+            # The article's code draws new weights every run; ours gets seeds 1, 2, 3, ...
+            runs["ours"].append(measure_ours(ours, data, seed=repeat + 1))
             print(f"  {name} run {repeat + 1}/{args.repeats}: article {runs['article'][-1]['wall']:.1f} s, "
                   f"ours {runs['ours'][-1]['wall']:.1f} s", flush=True)
         report(name, note, runs)

@@ -24,6 +24,12 @@ def run_script(script, *args, timeout=900):
     )
 
 
+def noise(stderr):
+    """What a successful run printed on stderr, less matplotlib's one-time font-cache notice."""
+    return [line for line in stderr.splitlines()
+            if line.strip() and "building the font cache" not in line]
+
+
 def shared_file(name):
     path = SHARED_DATA / name
     if not path.is_file():
