@@ -66,29 +66,24 @@ def define_network(name):
     return keras.Sequential([inputs, *hidden, Dense(10, activation="softmax")], name=name)
 
 
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description="Train one of three articles' dense networks on MNIST digits.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+        description="Train one of three articles' dense networks on MNIST digits.")
     parser.add_argument("--network", choices=NETWORKS, default="first",
-                        help="first: article A; dropout: article E; deep: article D")
-    parser.add_argument("--data", type=Path,
+                        help="first: article A (default); dropout: article E; deep: article D")
+    parser.add_argument("--data", type=Path, metavar="FILE",
                         help="a local .npz with x_train, y_train, x_test, y_test, instead of downloading")
-    parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parent / "data",
-                        help="where the download is cached")
-    parser.add_argument("--epochs", type=positive_int, help="passes over the data (default: the article's)")
-    parser.add_argument("--batch-size", type=positive_int, help="digits per weight update (default: the article's)")
-    parser.add_argument("--seed", type=int, default=7, help="seed for the weights and the shuffling")
-    parser.add_argument("--out", type=Path, default=Path("outputs/mnist_dense"),
-                        help="folder for the pictures, model and metrics")
+    parser.add_argument("--data-dir", type=Path, metavar="DIR",
+                        default=Path(__file__).resolve().parent / "data",
+                        help="where the download is cached (default: data/ beside this script)")
+    parser.add_argument("--epochs", type=helpers.positive_int, metavar="N",
+                        help="passes over the data (default: the network's article: 5 or 10)")
+    parser.add_argument("--batch-size", type=helpers.positive_int, metavar="N",
+                        help="digits per weight update (default: the network's article: 128 or 32)")
+    parser.add_argument("--seed", type=int, metavar="N", default=7,
+                        help="seed for the weights and the shuffling (default: %(default)s)")
+    parser.add_argument("--out", type=Path, metavar="DIR", default=Path("outputs/mnist_dense"),
+                        help="folder for the pictures, model and metrics (default: %(default)s)")
     parser.add_argument("--quick", action="store_true",
                         help="1 epoch on 2,000 training and 500 test digits: a smoke test")
     return parser.parse_args(argv)
@@ -117,10 +112,11 @@ def main(argv=None):
                     "The first training digits")
 
     ## 3. Prepare the data
-    # Pixels to 0..1 floats: small inputs keep the first weight updates sensible.
-    model = define_network(args.network)  # its input shape says whether images are flattened
-    x_train = x_train.reshape((-1, *model.input_shape[1:])).astype("float32") / 255
-    x_test = x_test.reshape((-1, *model.input_shape[1:])).astype("float32") / 255
+    # Pixels to 0..1 floats: small inputs keep the first weight updates sensible. Articles
+    # A and E flatten each image into 784 numbers here; article D's network does it itself.
+    image_shape = (28, 28) if args.network == "deep" else (784,)
+    x_train = x_train.reshape((-1, *image_shape)).astype("float32") / 255
+    x_test = x_test.reshape((-1, *image_shape)).astype("float32") / 255
     train_targets, test_targets = y_train, y_test
     if settings["loss"] == "categorical_crossentropy":
         train_targets = keras.utils.to_categorical(y_train, 10)
@@ -129,6 +125,7 @@ def main(argv=None):
 
     ## 4. Define the model (define_network above has all three, side by side)
     # Keras 3 drops input_shape= on the first layer; keras.Input declares the input instead.
+    model = define_network(args.network)
     model.summary()
 
     ## 5. Compile the model
@@ -172,7 +169,8 @@ def main(argv=None):
     # Article D saves to .h5, the old format; .keras is Keras 3's own.
     with helpers.atomic_path(out / "model.keras") as temporary:
         model.save(temporary)
-    helpers.save_history_plot(history.history, out / "history.png", f"{args.network} network on {npz_path.name}")
+    helpers.save_history_plot(history.history, out / "history.png",
+                              f"{args.network} network on {npz_path.name}")
     helpers.save_json({
         "data": str(npz_path), "network": args.network, "train_accuracy": train_accuracy,
         "test_accuracy": test_accuracy, "test_loss": test_loss, "epochs": epochs,
@@ -210,10 +208,12 @@ def load_npz(path):
                 f"{path}: x_{split} has shape {images.shape}; it must be (n, 28, 28) with n > 0")
         if labels.shape != (len(images),):
             raise helpers.UserError(
-                f"{path}: y_{split} has shape {labels.shape}; it must be ({len(images)},), one label per image")
+                f"{path}: y_{split} has shape {labels.shape}; "
+                f"it must be ({len(images)},), one label per image")
         if not np.isin(labels, np.arange(10)).all():
             raise helpers.UserError(f"{path}: y_{split} holds labels outside 0..9")
-    return (arrays["x_train"], arrays["y_train"].astype(int)), (arrays["x_test"], arrays["y_test"].astype(int))
+    return ((arrays["x_train"], arrays["y_train"].astype(int)),
+            (arrays["x_test"], arrays["y_test"].astype(int)))
 
 
 def summarize(title, x_train, y_train, x_test, y_test):

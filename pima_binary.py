@@ -34,27 +34,23 @@ VALIDATION_FRACTION = 0.2  # of the training rows, to draw validation curves whi
 MIN_ROWS = 10
 
 
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description="Train the article's 12-8-1 network on the Pima Indians diabetes CSV "
-        "(or any numeric CSV with a 0/1 label in the last column).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--data", type=Path, help="a local CSV to use instead of downloading")
-    parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parent / "data",
-                        help="where the download is cached")
-    parser.add_argument("--epochs", type=positive_int, default=150, help="passes over the training rows")
-    parser.add_argument("--batch-size", type=positive_int, default=10, help="rows per weight update")
-    parser.add_argument("--seed", type=int, default=7, help="seed for the split and the weights")
-    parser.add_argument("--out", type=Path, default=Path("outputs/pima_binary"),
-                        help="folder for the model, plot and metrics")
+        "(or any numeric CSV with a 0/1 label in the last column).")
+    parser.add_argument("--data", type=Path, metavar="FILE",
+                        help="a local CSV to use instead of downloading one")
+    parser.add_argument("--data-dir", type=Path, metavar="DIR",
+                        default=Path(__file__).resolve().parent / "data",
+                        help="where the download is cached (default: data/ beside this script)")
+    parser.add_argument("--epochs", type=helpers.positive_int, metavar="N", default=150,
+                        help="passes over the training rows (default: %(default)s)")
+    parser.add_argument("--batch-size", type=helpers.positive_int, metavar="N", default=10,
+                        help="rows per weight update (default: %(default)s)")
+    parser.add_argument("--seed", type=int, metavar="N", default=7,
+                        help="seed for the split, the weights and the shuffling (default: %(default)s)")
+    parser.add_argument("--out", type=Path, metavar="DIR", default=Path("outputs/pima_binary"),
+                        help="folder for the model, plot and metrics (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help="train for 2 epochs only: a smoke test")
     return parser.parse_args(argv)
 
@@ -79,9 +75,11 @@ def main(argv=None):
 
     ## 2. Define the model
     # Not in the article: a Normalization layer rescales each feature to mean 0 and variance
-    # 1, using statistics of the training rows only. Raw Pima columns range from 0-1 to 0-846,
-    # which makes plain training slow and seed-dependent. Inside the model, the saved file
-    # takes raw rows. Keras 3 has no input_dim=: keras.Input gives the input shape instead.
+    # 1, using statistics of the training rows only. Raw Pima columns span 0.08-2.4 (pedigree)
+    # to 0-846 (insulin), and on such scales the network learns slowly: the article's own
+    # code, run here, gets 0.75-0.78 on its training rows, this one 0.82-0.84. As the layer
+    # is inside the model, the saved file takes raw rows.
+    # Keras 3 has no input_dim=: keras.Input gives the input shape instead.
     normalize = keras.layers.Normalization()
     normalize.adapt(x_train)
     model = keras.Sequential([

@@ -4,12 +4,14 @@
 - `set_seed`: one call seeds Python, NumPy and Keras and makes CPU ops deterministic.
 - `batches`: training rows for fit, shuffled anew each epoch even when seeded.
 - `download`: fetch a dataset once into a data directory, checked by SHA-256.
-- `UserError`, `run`: a mistake the user can fix, or Ctrl-C, ends in one line on stderr.
+- `UserError`, `run`, `positive_int`: a mistake the user can fix, or Ctrl-C, ends in one
+  line on stderr.
 - `atomic_path`, `save_json`, `save_history_plot`: outputs appear whole or not at all.
 
 Copy this file along with a script: the scripts use nothing else from this project.
 """
 
+import argparse
 import contextlib
 import hashlib
 import json
@@ -91,6 +93,14 @@ def _stop_at_once(signum, frame):
     print("interrupted: stopped before the end; no output file was left half-written",
           file=sys.stderr, flush=True)
     os._exit(130)  # the shell's code for a program stopped by Ctrl-C
+
+
+def positive_int(text):
+    """An argparse type: a whole number of 1 or more, such as a count of epochs."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
 
 
 def set_seed(seed):

@@ -24,6 +24,14 @@ def run_script(script, *args, timeout=900):
     )
 
 
+def run_ok(script, *args):
+    """Run a script that should succeed: exit 0 and nothing on stderr but known notices."""
+    result = run_script(script, *args)
+    assert result.returncode == 0, result.stderr
+    assert noise(result.stderr) == []  # no traceback, no TensorFlow log, no warning
+    return result
+
+
 def noise(stderr):
     """What a successful run printed on stderr, less matplotlib's one-time font-cache notice."""
     return [line for line in stderr.splitlines()

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import ROOT, run_ok, run_script
 from test_mnist import write_own_npz
 from test_pima import write_own_csv
 
@@ -171,8 +171,7 @@ def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path, script, flags
     path = own_data(script, tmp_path)
     runs = {}
     for name, seed in [("first", 7), ("again", 7), ("other", 8)]:
-        result = run_script(script, *flags, "--data", path, "--seed", seed, "--out", tmp_path / name)
-        assert result.returncode == 0, result.stderr
+        run_ok(script, *flags, "--data", path, "--seed", seed, "--out", tmp_path / name)
         runs[name] = figures(tmp_path / name)
     assert runs["first"] == runs["again"]  # to the last digit
     assert runs["other"]["test_loss"] != runs["first"]["test_loss"]
