@@ -2,7 +2,7 @@
 
 - Importing this module imports Keras with TensorFlow's C++ start-up log hidden.
 - `set_seed`: one call seeds Python, NumPy and Keras and makes CPU ops deterministic.
-- `batches`: training rows for fit, shuffled anew each epoch even when seeded.
+- `batches`: rows for fit and its validation, shuffled anew each epoch even when seeded.
 - `download`: fetch a dataset once into a data directory, checked by SHA-256.
 - `UserError`, `run`, `positive_int`: a mistake the user can fix, or Ctrl-C, ends in one
   line on stderr.
