@@ -4,38 +4,86 @@ import http.server
 import os
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+HARNESS = Path(__file__).resolve().parent / "harness.py"
 sys.path.insert(0, str(ROOT))
 
-# Real datasets live outside the project (never committed); SHARED_DATA_DIR points elsewhere.
+# Real datasets and photos live outside the project (never committed); the variables point elsewhere.
 SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
+OWN_DIGITS = Path(os.environ.get("OWN_DIGITS_DIR", ROOT.parent / "shared" / "own_digits"))
+
+# What the caller exported must not change what a script prints: the scripts get their own
+# environment. An empty KERAS_HOME keeps a ~/.keras/keras.json of the caller's out.
+_KERAS_HOME = tempfile.mkdtemp(prefix="keras-home-")
+_CALLERS_SETTINGS = {"TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND", "KERAS_HOME", "PYTHONWARNINGS",
+                     "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "MPLBACKEND", "COLUMNS"}
 
 
-def run_script(script, *args, timeout=900):
+def script_env(**changes):
+    """The environment of a script a test starts; a change of None removes the variable."""
+    env = {name: value for name, value in os.environ.items() if name not in _CALLERS_SETTINGS}
+    env.update(KERAS_BACKEND="tensorflow", KERAS_HOME=_KERAS_HOME, PYTHONUNBUFFERED="1")
+    for name, value in changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def run_script(script, *args, env=None, timeout=900, **popen):
     """Run one of the project's scripts in a fresh Python process, as a user would."""
     return subprocess.run(
         [sys.executable, str(ROOT / script), *map(str, args)],
-        capture_output=True, text=True, timeout=timeout,
-    )
+        capture_output=True, text=True, timeout=timeout, env=env or script_env(), **popen)
 
 
-def run_ok(script, *args):
-    """Run a script that should succeed: exit 0 and nothing on stderr but known notices."""
-    result = run_script(script, *args)
-    assert result.returncode == 0, result.stderr
-    assert noise(result.stderr) == []  # no traceback, no TensorFlow log, no warning
+def run_patched(settings, *command, env=None, timeout=300):
+    """Run harness.py: a script's main, or a download, with module settings replaced."""
+    return subprocess.run(
+        [sys.executable, str(HARNESS), *settings, "--", *map(str, command)],
+        capture_output=True, text=True, timeout=timeout, env=env or script_env())
+
+
+def run_ok(script, *args, env=None):
+    """Run a script that should succeed: exit 0 and nothing at all on stderr."""
+    result = run_script(script, *args, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr == ""  # no traceback, no TensorFlow log, no warning
     return result
 
 
-def noise(stderr):
-    """What a successful run printed on stderr, less matplotlib's one-time font-cache notice."""
-    return [line for line in stderr.splitlines()
-            if line.strip() and "building the font cache" not in line]
+def assert_one_line_error(result, *expected, code=1):
+    """Exit code, no traceback, and one line on stderr holding each expected text."""
+    assert result.returncode == code, (result.stdout[-2000:], result.stderr[-3000:])
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    if code == 2:  # argparse prints its usage line first, then the error
+        lines = lines[-1:]
+    assert len(lines) == 1, result.stderr
+    assert len(lines[0]) < 600, lines[0]
+    for text in expected:
+        assert text in lines[0], lines[0]
+    return lines[0]
+
+
+def wait_for_line(process, text, seconds=300):
+    """Read the process's stdout until a line holds text; the lines read so far."""
+    deadline = time.monotonic() + seconds
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if text in line or time.monotonic() > deadline:
+            break
+    assert any(text in line for line in lines), "".join(lines[-30:])
+    return lines
 
 
 def shared_file(name):
@@ -45,20 +93,36 @@ def shared_file(name):
     return path
 
 
+def own_digit_files():
+    files = sorted(OWN_DIGITS.glob("[0-9]_*.*")) if OWN_DIGITS.is_dir() else []
+    if not files:
+        pytest.skip(f"the handwritten digits in {OWN_DIGITS} are absent (set OWN_DIGITS_DIR)")
+    return files
+
+
 class LocalServer:
     """An HTTP server on 127.0.0.1 serving `files` (name -> bytes) and counting requests.
 
-    `cut_after[name] = n` sends a full Content-Length but closes the connection after n bytes.
+    `cut_after[name] = n` sends a full Content-Length but closes the connection after n bytes;
+    `pause[name] = s` waits s seconds between chunks of 100 bytes; `redirect[name] = target`
+    answers with a redirect to /target.
     """
 
     def __init__(self):
-        self.files, self.cut_after, self.requests = {}, {}, []
+        self.files, self.cut_after, self.pause, self.redirect = {}, {}, {}, {}
+        self.requests = []
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 name = self.path.lstrip("/")
                 server.requests.append(name)
+                if name in server.redirect:
+                    self.send_response(302)
+                    self.send_header("Location", "/" + server.redirect[name])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if name not in server.files:
                     self.send_error(404)
                     return
@@ -66,14 +130,25 @@ class LocalServer:
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body[: server.cut_after.get(name, len(body))])
-                self.wfile.flush()
+                body = body[: server.cut_after.get(name, len(body))]
+                chunk = 100 if name in server.pause else max(len(body), 1)
+                stop = time.monotonic() + 120  # the test's bound: never serve for longer
+                for start in range(0, len(body), chunk):
+                    try:
+                        self.wfile.write(body[start:start + chunk])
+                        self.wfile.flush()
+                    except OSError:  # the client gave up
+                        return
+                    time.sleep(server.pause.get(name, 0))
+                    if time.monotonic() > stop:
+                        return
                 self.close_connection = True
 
             def log_message(self, *args):
                 pass
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()

@@ -3,14 +3,27 @@ and outputs that appear whole or not at all."""
 
 import hashlib
 import socket
+import subprocess
+import sys
 import threading
 
 import pytest
 
 import tutorial_helpers as helpers
+from conftest import HARNESS, ROOT, assert_one_line_error, run_patched, script_env
 
 BODY = b"6,148,72,35,0,33.6,0.627,50,1\n" * 2000
 SHA256 = hashlib.sha256(BODY).hexdigest()
+
+
+def closed_port():
+    with socket.socket() as probe:  # a port on which nothing listens
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def files_in(folder):
+    return sorted(path.name for path in folder.iterdir())
 
 
 def test_first_call_downloads_and_verifies_second_makes_no_request(local_server, tmp_path, capsys):
@@ -19,7 +32,7 @@ def test_first_call_downloads_and_verifies_second_makes_no_request(local_server,
     assert path == tmp_path / "data" / "table.csv"
     assert path.read_bytes() == BODY
     assert local_server.requests == ["table.csv"]
-    assert "Downloading data from" in capsys.readouterr().out
+    assert f"Downloading {local_server.url}/table.csv" in capsys.readouterr().out
 
     again = helpers.download(f"{local_server.url}/table.csv", SHA256, tmp_path / "data")
     assert again == path
@@ -49,29 +62,27 @@ def test_connection_cut_half_way_leaves_no_file_and_next_run_downloads_again(loc
     assert local_server.requests == ["table.csv", "table.csv"]
 
 
-def test_corrupted_copy_in_data_dir_is_replaced(local_server, tmp_path):
+def test_corrupted_copy_in_data_dir_is_replaced_once_a_good_one_has_arrived(local_server, tmp_path):
     local_server.files["table.csv"] = BODY
     (tmp_path / "table.csv").write_bytes(BODY[:100])
     path = helpers.download(f"{local_server.url}/table.csv", SHA256, tmp_path)
     assert path.read_bytes() == BODY
     assert local_server.requests == ["table.csv"]
+    assert files_in(tmp_path) == ["table.csv"]
 
 
 def test_unreachable_server_says_which_url_and_how_to_go_offline(tmp_path):
-    with socket.socket() as probe:  # a port on which nothing listens
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/table.csv"
+    url = f"http://127.0.0.1:{closed_port()}/table.csv"
     with pytest.raises(helpers.UserError) as error:
         helpers.download(url, SHA256, tmp_path / "data")
     message = str(error.value)
     assert url in message
     assert "--data FILE" in message and str(tmp_path / "data") in message
-    assert not (tmp_path / "data" / "table.csv").exists()
+    assert files_in(tmp_path / "data") == []
 
 
 def test_silent_server_times_out_instead_of_hanging(tmp_path, monkeypatch):
-    monkeypatch.setattr(helpers, "DOWNLOAD_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(helpers, "READ_TIMEOUT_SECONDS", 1)
     with socket.socket() as silent:  # accepts connections, never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen()
@@ -96,20 +107,112 @@ def test_data_dir_that_cannot_be_created_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     with pytest.raises(helpers.UserError, match="--data-dir"):
-        helpers.download("http://127.0.0.1:9/table.csv", SHA256, blocker / "data")
+        helpers.download(f"http://127.0.0.1:{closed_port()}/table.csv", SHA256, blocker / "data")
 
 
-def test_atomic_path_replaces_the_target_only_when_the_block_succeeds(tmp_path):
-    target = tmp_path / "metrics.json"
-    target.write_text("previous run")
-    with pytest.raises(RuntimeError):
-        with helpers.atomic_path(target) as temporary:
-            with open(temporary, "w") as half_written:
-                half_written.write("{")
-            raise RuntimeError("interrupted while writing")
-    assert target.read_text() == "previous run"
-    assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
+# The cases below run as a user meets them: a whole process, its exit code, its one line.
 
-    helpers.save_json({"test_loss": 0.25}, target)
-    assert target.read_text() == '{\n  "test_loss": 0.25\n}\n'
-    assert list(tmp_path.iterdir()) == [target]
+def test_offline_a_differing_copy_of_the_users_is_kept_and_can_be_used_with_data(tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    own_copy = data_dir / "pima-indians-diabetes.data.csv"
+    own_copy.write_bytes(BODY + b"\n")  # re-saved with one newline more: another SHA-256
+    url = f"http://127.0.0.1:{closed_port()}/pima-indians-diabetes.data.csv"
+    result = run_patched([f"pima_binary.DATA_URL={url!r}", f"pima_binary.DATA_SHA256={SHA256!r}"],
+                         "pima_binary.py", "--quick", "--data-dir", data_dir, "--out", tmp_path / "out")
+    assert_one_line_error(result, f"{own_copy} differs from the published file", url,
+                          f"pass --data {own_copy}")
+    assert own_copy.read_bytes() == BODY + b"\n"
+    assert files_in(data_dir) == [own_copy.name]
+
+
+def test_two_runs_downloading_into_one_folder_at_once_both_succeed(local_server, tmp_path):
+    local_server.files["table.csv"] = BODY[:3000]
+    local_server.pause["table.csv"] = 0.03  # 30 chunks: about a second each, side by side
+    url, sha256 = f"{local_server.url}/table.csv", hashlib.sha256(BODY[:3000]).hexdigest()
+    runs = [subprocess.Popen([sys.executable, str(HARNESS), "--", "download", url, sha256, str(tmp_path)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=script_env())
+            for _ in range(2)]
+    results = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], results
+    assert all(f"downloaded {tmp_path / 'table.csv'}" in out for out, _ in results)
+    assert local_server.requests == ["table.csv", "table.csv"]  # they did overlap
+    assert (tmp_path / "table.csv").read_bytes() == BODY[:3000]
+    assert files_in(tmp_path) == ["table.csv"]
+
+
+def test_a_download_that_trickles_is_given_up_by_a_deadline_that_grows_with_its_size(local_server, tmp_path):
+    local_server.files["table.csv"] = BODY[:2000]
+    local_server.pause["table.csv"] = 0.5  # 200 bytes a second
+    url, sha256 = f"{local_server.url}/table.csv", hashlib.sha256(BODY[:2000]).hexdigest()
+    result = run_patched(["tutorial_helpers.READ_TIMEOUT_SECONDS=1",
+                          "tutorial_helpers.MIN_BYTES_PER_SECOND=1000"],
+                         "download", url, sha256, tmp_path)
+    # 1 s + 2,000 bytes at 1 kB/s: 3 s, where the read time-out alone would have waited 10.
+    assert_one_line_error(result, url, "gave up after 3 s", "slower than 1 kB/s")
+    assert files_in(tmp_path) == []
+
+
+def test_a_folder_where_the_download_belongs_is_one_line(tmp_path):
+    (tmp_path / "table.csv").mkdir()
+    result = run_patched([], "download", f"http://127.0.0.1:{closed_port()}/table.csv", SHA256, tmp_path)
+    assert_one_line_error(result, f"{tmp_path / 'table.csv'} is a folder", "--data FILE")
+
+
+def test_a_redirect_loop_is_one_line(local_server, tmp_path):
+    local_server.redirect["table.csv"] = "table.csv"
+    result = run_patched([], "download", f"{local_server.url}/table.csv", SHA256, tmp_path)
+    assert_one_line_error(result, "could not download", "redirect")
+    assert files_in(tmp_path) == []
+
+
+def test_outputs_are_all_saved_and_a_file_that_fails_is_named(tmp_path):
+    (tmp_path / "b.txt").mkdir()  # a folder where an output belongs
+    outputs = helpers.Outputs(tmp_path)
+    outputs.add_bytes("a.txt", b"a")
+    outputs.add_bytes("b.txt", b"b")
+    outputs.add_json("c.json", {"loss": 0.25})
+    with pytest.raises(helpers.UserError) as error:
+        outputs.save()
+    assert "b.txt" in str(error.value) and "saved a.txt, c.json" in str(error.value)
+    assert (tmp_path / "a.txt").read_bytes() == b"a"
+    assert (tmp_path / "c.json").read_text() == '{\n  "loss": 0.25\n}\n'
+    assert files_in(tmp_path) == ["a.txt", "b.txt", "c.json"]  # no temporary file left
+
+
+def stopping_program(out, stop_during):
+    """A program that saves a.txt, b.txt and c.txt to out and gets Ctrl-C while doing it."""
+    return f"""
+import os, signal, sys
+sys.path.insert(0, {str(ROOT)!r})
+import tutorial_helpers as helpers
+
+def ctrl_c(*args):
+    os.kill(os.getpid(), signal.SIGINT)
+
+def main():
+    outputs = helpers.Outputs({str(out)!r})
+    outputs.add_bytes("a.txt", b"new")
+    if {stop_during!r} == "writing":
+        outputs.add("b.txt", lambda path: (open(path, "w").write("half"), ctrl_c()))
+    else:
+        outputs.add_bytes("b.txt", b"new")
+        real_replace = os.replace
+        os.replace = lambda *args: (real_replace(*args), ctrl_c())
+    outputs.add_bytes("c.txt", b"new")
+    outputs.save()
+
+helpers.run(main)
+"""
+
+
+@pytest.mark.parametrize("stop_during, left", [("writing", b"old"), ("renaming", b"new")])
+def test_ctrl_c_while_saving_leaves_the_old_set_or_the_new_one_never_a_mix(tmp_path, stop_during, left):
+    for name in ["a.txt", "b.txt", "c.txt"]:
+        (tmp_path / name).write_bytes(b"old")
+    result = subprocess.run([sys.executable, "-c", stopping_program(tmp_path, stop_during)],
+                            capture_output=True, text=True, timeout=120, env=script_env())
+    assert_one_line_error(result, "interrupted (Ctrl-C)", code=130)
+    assert files_in(tmp_path) == ["a.txt", "b.txt", "c.txt"]  # no temporary file either
+    assert {(tmp_path / name).read_bytes() for name in ["a.txt", "b.txt", "c.txt"]} == {left}
+

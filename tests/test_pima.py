@@ -1,27 +1,26 @@
-"""pima_binary.py end to end, as a user runs it."""
+"""pima_binary.py end to end, as a user runs it: training, honest figures, --predict."""
 
+import csv
 import json
 import re
 import shutil
 
 import numpy as np
+import pytest
 
 import pima_binary
 import tutorial_helpers as helpers
-from conftest import run_ok, shared_file
-
-ARTIFACTS = ["model.keras", "history.png", "metrics.json"]
+from conftest import assert_one_line_error, run_ok, run_script, shared_file
 
 
-def write_own_csv(path, rows=80, seed=0):
-    """A CSV of one's own: a header row, 5 features on different scales, 0/1 label last."""
+def write_own_csv(path, rows=80, seed=0, header="a,b,c,d,e,outcome", bom=False):
+    """A CSV of one's own: 5 features on different scales, 0/1 label last."""
     rng = np.random.default_rng(seed)
     features = rng.normal(size=(rows, 5)) * [1, 10, 100, 0.1, 5]
     labels = (features[:, 0] + features[:, 1] / 10 > 0).astype(int)
-    lines = ["a,b,c,d,e,outcome"] + [
-        ",".join(f"{value:.4f}" for value in row) + f",{label}" for row, label in zip(features, labels)
-    ]
-    path.write_text("\n".join(lines) + "\n")
+    lines = [header] if header else []
+    lines += [",".join(f"{value:.4f}" for value in row) + f",{label}" for row, label in zip(features, labels)]
+    path.write_text(("\ufeff" if bom else "") + "\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
@@ -29,20 +28,39 @@ def printed_probabilities(stdout):
     return [float(match) for match in re.findall(r"^\s+(\d\.\d{3})\s+[01]\s+[01]", stdout, re.M)]
 
 
+def load_model(path):
+    return helpers.import_keras().models.load_model(path)
+
+
+def assert_honest_figures(metrics):
+    """Baseline, confusion matrix, precision and recall agree with each other and the accuracy."""
+    (tn, fp), (fn, tp) = metrics["confusion_matrix"]
+    assert tn + fp + fn + tp == metrics["n_test"]
+    assert abs((tn + tp) / metrics["n_test"] - metrics["test_accuracy"]) < 1e-6
+    positives = fn + tp
+    assert metrics["baseline_accuracy"] == pytest.approx(max(positives, metrics["n_test"] - positives)
+                                                         / metrics["n_test"])
+    assert metrics["precision"] == pytest.approx(tp / (tp + fp) if tp + fp else 0)
+    assert metrics["recall"] == pytest.approx(tp / positives)
+
+
 def test_quick_run_on_own_csv_writes_a_model_that_predicts_as_the_run_did(tmp_path):
     csv_path = write_own_csv(tmp_path / "own.csv")
     result = run_ok("pima_binary.py", "--quick", "--data", csv_path, "--out", tmp_path / "out")
-    for name in ARTIFACTS:
-        assert (tmp_path / "out" / name).stat().st_size > 0, name
     assert (tmp_path / "out" / "history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if shutil.which("dot"):
+        assert (tmp_path / "out" / "network.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["n_train"] + metrics["n_test"] == 80 and metrics["n_test"] == 16
-    assert metrics["epochs"] == 2 and metrics["seed"] == 7
+    assert (metrics["epochs"], metrics["seed"], metrics["network"]) == (2, 7, "first")
+    assert_honest_figures(metrics)
+    assert "Always answering" in result.stdout and "Recall" in result.stdout
+    assert "what the article reports" not in result.stdout  # not the article's data
 
     # The saved model takes raw rows (normalisation is inside it) and gives what the run printed.
-    features, labels = pima_binary.read_csv(csv_path)
+    features, labels = pima_binary.read_training_csv(csv_path)
     _, test = pima_binary.stratified_split(labels, 0.2, np.random.default_rng(7))
-    model = helpers.keras.models.load_model(tmp_path / "out" / "model.keras")
+    model = load_model(tmp_path / "out" / "model.keras")
     reloaded = model.predict(features[test][:10], verbose=0)[:, 0]
     printed = printed_probabilities(result.stdout)
     assert len(printed) == 10, result.stdout
@@ -51,14 +69,105 @@ def test_quick_run_on_own_csv_writes_a_model_that_predicts_as_the_run_did(tmp_pa
     assert abs(test_loss - metrics["test_loss"]) < 1e-5
 
 
-def test_default_run_on_the_real_csv_reaches_the_articles_accuracy(tmp_path):
+def test_default_run_on_the_real_csv_reaches_the_articles_accuracy_beside_its_baseline(tmp_path):
     """Default settings, and the data found in --data-dir as if downloaded earlier."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     shutil.copy(shared_file("pima-indians-diabetes.data.csv"), data_dir)
     result = run_ok("pima_binary.py", "--data-dir", data_dir, "--out", tmp_path / "out")
     assert "already downloaded" in result.stdout
+    assert "(what the article reports)" in result.stdout
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert (metrics["epochs"], metrics["batch_size"], metrics["n_test"]) == (150, 10, 154)
     assert metrics["test_accuracy"] >= 0.70, metrics
     assert metrics["train_accuracy"] >= 0.74, metrics
+    assert metrics["baseline_accuracy"] == pytest.approx(100 / 154)  # 100 of 154 without onset
+    assert metrics["test_accuracy"] > metrics["baseline_accuracy"] + 0.05
+    assert_honest_figures(metrics)
+
+
+def test_dropout_network_is_article_cs(tmp_path):
+    result = run_ok("pima_binary.py", "--network", "dropout",
+                    "--data", shared_file("pima-indians-diabetes.data.csv"), "--out", tmp_path)
+    # 64 units, dropout, 32 units, dropout, 1 output, after the 17 weights of normalization.
+    assert "Total params: 2,706" in result.stdout
+    assert result.stdout.count("Dropout") >= 2
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["network"] == "dropout" and metrics["epochs"] == 150
+    assert metrics["test_accuracy"] >= 0.70, metrics
+    assert_honest_figures(metrics)
+
+
+def test_a_bom_and_a_header_cost_no_row(tmp_path):
+    csv_path = write_own_csv(tmp_path / "excel.csv", rows=60, bom=True)
+    run_ok("pima_binary.py", "--quick", "--data", csv_path, "--out", tmp_path / "out")
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["n_train"] + metrics["n_test"] == 60
+
+
+def test_epochs_given_with_quick_is_honoured(tmp_path):
+    result = run_ok("pima_binary.py", "--quick", "--epochs", "3", "--data",
+                    write_own_csv(tmp_path / "own.csv"), "--out", tmp_path)
+    assert json.loads((tmp_path / "metrics.json").read_text())["epochs"] == 3
+    assert "Epoch 3/3" in result.stdout
+
+
+def read_predictions(path):
+    with open(path, newline="") as file:
+        return list(csv.reader(file))
+
+
+@pytest.fixture(scope="module")
+def trained_model(tmp_path_factory):
+    """A model trained by a quick run on a CSV of one's own with 5 features."""
+    folder = tmp_path_factory.mktemp("trained")
+    run_ok("pima_binary.py", "--quick", "--data", write_own_csv(folder / "own.csv"), "--out", folder)
+    return folder / "model.keras"
+
+
+def test_predict_new_rows_gives_exactly_what_the_model_gives(tmp_path, trained_model):
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copy(trained_model, out)  # where --predict looks by default: model.keras in --out
+    new_rows = write_own_csv(tmp_path / "new.csv", rows=25, seed=1, header="a,b,c,d,e,label")
+
+    result = run_ok("pima_binary.py", "--predict", new_rows, "--out", out)
+    table = read_predictions(out / "own_predictions.csv")
+    assert table[0] == ["a", "b", "c", "d", "e", "label", "probability", "predicted"]
+    written = np.array(table[1:], dtype="float64")
+    rows = np.loadtxt(new_rows, delimiter=",", skiprows=1)
+    np.testing.assert_array_equal(written[:, :6], rows)  # the input columns, unchanged
+    expected = load_model(out / "model.keras").predict(rows[:, :5], verbose=0)[:, 0]
+    np.testing.assert_array_equal(written[:, 6].astype("float32"), expected)
+    np.testing.assert_array_equal(written[:, 7], expected > 0.5)
+    right = int(((expected > 0.5) == rows[:, 5]).sum())
+    assert f"{right} of 25 rows predicted right" in result.stdout
+
+    # Without the label column, and without a header: the same probabilities.
+    np.savetxt(tmp_path / "bare.csv", rows[:, :5], delimiter=",", fmt="%.4f")
+    run_ok("pima_binary.py", "--predict", tmp_path / "bare.csv", "--out", out)
+    table = read_predictions(out / "own_predictions.csv")
+    assert table[0] == [*(f"feature_{i}" for i in range(1, 6)), "probability", "predicted"]
+    np.testing.assert_array_equal(np.array(table[1:], dtype="float64")[:, 5].astype("float32"), expected)
+
+
+@pytest.mark.parametrize("rows, expected", [
+    ("1,2,3\n4,5,6\n", ["rows.csv has 3 columns", "takes 5 features", "(6 columns)"]),
+    ("1,2,3,4,5\n1,2,x,4,5\n", ["rows.csv line 2, column 3", "'x' is not a number"]),
+    ("1,2,3,4,5,7\n", ["rows.csv line 1", "label (last column) is 7"]),
+    ("a,b,c,d,e\n", ["rows.csv holds no rows"]),
+])
+def test_predict_bad_rows_get_one_line_and_write_nothing(tmp_path, trained_model, rows, expected):
+    (tmp_path / "rows.csv").write_text(rows)
+    result = run_script("pima_binary.py", "--predict", tmp_path / "rows.csv", "--model", trained_model,
+                        "--out", tmp_path / "out")
+    assert_one_line_error(result, *expected)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_predict_without_a_trained_model_says_how_to_train_one(tmp_path):
+    (tmp_path / "rows.csv").write_text("1,2,3,4,5,6,7,8\n")
+    result = run_script("pima_binary.py", "--predict", tmp_path / "rows.csv", "--out", tmp_path / "empty")
+    assert_one_line_error(result, f"no trained model at {tmp_path / 'empty' / 'model.keras'}",
+                          f"python pima_binary.py --out {tmp_path / 'empty'}")
+    assert list((tmp_path / "empty").iterdir()) == []

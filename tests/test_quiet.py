@@ -1,0 +1,104 @@
+"""Quiet runs: no TensorFlow log, no control characters in a log file, flags answered before
+Keras loads, and the same scripts on the JAX and PyTorch backends."""
+
+import importlib.util
+import json
+import re
+
+import pytest
+
+from conftest import assert_one_line_error, run_ok, run_script, script_env, shared_file
+from test_mnist import write_own_npz
+from test_pima import write_own_csv
+
+
+def own_data(script, tmp_path, name=None):
+    if script == "pima_binary.py":
+        return write_own_csv(tmp_path / (name or "own.csv"))
+    return write_own_npz(tmp_path / (name or "own.npz"))
+
+
+@pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])
+def test_quiet_with_the_usual_advice_of_log_level_2(tmp_path, script):
+    run_ok(script, "--quick", "--data", own_data(script, tmp_path), "--out", tmp_path / "out",
+           env=script_env(TF_CPP_MIN_LOG_LEVEL="2"))  # run_ok: nothing at all on stderr
+
+
+def test_quiet_with_a_home_that_cannot_be_written(tmp_path):
+    env = script_env(HOME="/dev/null/home", KERAS_HOME=None, MPLCONFIGDIR=None,
+                     XDG_CONFIG_HOME=None, XDG_CACHE_HOME=None)
+    run_ok("pima_binary.py", "--quick", "--data", own_data("pima_binary.py", tmp_path),
+           "--out", tmp_path / "out", env=env)
+
+
+def test_a_log_file_gets_one_plain_line_per_epoch(tmp_path):
+    result = run_ok("mnist_dense.py", "--quick", "--epochs", 3, "--data", own_data("mnist_dense.py", tmp_path),
+                    "--out", tmp_path / "out")  # stdout is a pipe here, as in `... | tee log`
+    assert not re.search(r"[\x1b\b\r]", result.stdout), "control characters in a log file"
+    lines = result.stdout.splitlines()
+    for epoch in [1, 2, 3]:
+        at = lines.index(f"Epoch {epoch}/3")
+        assert re.match(r"\d+/\d+ - \d+s - .*accuracy: [\d.]+ .*val_accuracy", lines[at + 1]), lines[at + 1]
+
+
+def keras_that_cannot_load(tmp_path):
+    """Stand-ins for Keras, TensorFlow and matplotlib that fail if anything imports them."""
+    for name in ["keras", "tensorflow", "matplotlib", "jax", "torch"]:
+        (tmp_path / "fail" / name).mkdir(parents=True)
+        (tmp_path / "fail" / name / "__init__.py").write_text(f"raise ImportError('{name} was imported')\n")
+    return script_env(PYTHONPATH=str(tmp_path / "fail"))
+
+
+@pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])
+def test_help_and_bad_flags_answer_before_keras_loads(tmp_path, script):
+    env = keras_that_cannot_load(tmp_path)
+    result = run_script(script, "--help", env=env)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    for flag in ["--data", "--epochs", "--seed", "--out", "--quick", "--predict", "--model", "--network"]:
+        assert flag in result.stdout
+    assert "(default: 7)" in result.stdout
+    assert_one_line_error(run_script(script, "--epochs", "many", env=env), "--epochs", code=2)
+    # A bad data file, too, is reported before the seconds Keras takes to load.
+    (tmp_path / "empty.csv").write_text("")
+    assert_one_line_error(run_script(script, "--data", tmp_path / "empty.csv", "--out", tmp_path, env=env),
+                          "empty.csv")
+
+
+def test_a_data_file_name_beyond_ascii_in_the_c_locale(tmp_path):
+    """LC_ALL=C: Python reads this name's bytes with surrogates, which no font can draw."""
+    csv_path = write_own_csv(tmp_path / "own.csv")
+    strange = tmp_path / "donn\udce9es.csv"  # Latin-1 bytes of "données", not UTF-8
+    csv_path.rename(strange)
+    result = run_ok("pima_binary.py", "--quick", "--data", strange, "--out", tmp_path / "out",
+                    env=script_env(LC_ALL="C", LANG="C"))
+    assert "Loaded" in result.stdout
+    assert (tmp_path / "out" / "history.png").is_file()
+    run_ok("pima_binary.py", "--quick", "--data", write_own_csv(tmp_path / "données.csv"),
+           "--out", tmp_path / "out", env=script_env(LC_ALL="C", LANG="C"))
+
+
+def backend(name):
+    if importlib.util.find_spec(name) is None:
+        pytest.skip(f"the {name} backend is not installed (requirements-dev.txt installs jax)")
+    return script_env(KERAS_BACKEND=name)
+
+
+@pytest.mark.parametrize("name", ["jax", "torch"])
+@pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])
+def test_quick_runs_on_other_backends_are_quiet_and_reproducible(tmp_path, script, name):
+    env = backend(name)
+    data = own_data(script, tmp_path)
+    for run in ["first", "again"]:
+        result = run_ok(script, "--quick", "--epochs", 2, "--data", data, "--out", tmp_path / run, env=env)
+        assert "Epoch 2/2" in result.stdout
+    first, again = (json.loads((tmp_path / run / "metrics.json").read_text()) for run in ["first", "again"])
+    del first["fit_seconds"], again["fit_seconds"]
+    assert first == again
+    if script == "mnist_dense.py":  # its bands of light are learnt in 2 epochs; Pima's held-out
+        assert first["test_accuracy"] > 0.5  # accuracy is tested on the real CSV below
+
+
+def test_pima_on_jax_reaches_the_same_held_out_accuracy(tmp_path):
+    run_ok("pima_binary.py", "--data", shared_file("pima-indians-diabetes.data.csv"), "--out", tmp_path,
+           env=backend("jax"))
+    assert json.loads((tmp_path / "metrics.json").read_text())["test_accuracy"] >= 0.70
