@@ -460,7 +460,9 @@ def load_model(path, how_to_train):
         raise UserError(f"no trained model at {path}; train one first with: {how_to_train}")
     import_keras()
     try:
-        return keras.models.load_model(path)
+        # compile=False: predicting needs no optimizer, and the training settings saved with
+        # the model (steps_per_execution) may not suit this backend.
+        return keras.models.load_model(path, compile=False)
     except Exception as error:  # Keras raises many kinds for a file that is no model
         raise UserError(f"{path} is not a Keras model this script can load "
                         f"({one_line(error, 120)}); train one with: {how_to_train}")

@@ -10,7 +10,7 @@ import pytest
 
 import pima_binary
 import tutorial_helpers as helpers
-from conftest import assert_one_line_error, run_ok, run_script, shared_file
+from conftest import assert_one_line_error, run_ok, run_script, script_env, shared_file
 
 
 def write_own_csv(path, rows=80, seed=0, header="a,b,c,d,e,outcome", bom=False):
@@ -171,3 +171,16 @@ def test_predict_without_a_trained_model_says_how_to_train_one(tmp_path):
     assert_one_line_error(result, f"no trained model at {tmp_path / 'empty' / 'model.keras'}",
                           f"python pima_binary.py --out {tmp_path / 'empty'}")
     assert list((tmp_path / "empty").iterdir()) == []
+
+
+def test_without_graphviz_one_line_says_how_to_install_it_and_the_run_goes_on(tmp_path):
+    empty = tmp_path / "bin"
+    empty.mkdir()  # a PATH on which there is no dot program
+    result = run_ok("pima_binary.py", "--quick", "--data", write_own_csv(tmp_path / "own.csv"),
+                    "--out", tmp_path / "out", env=script_env(PATH=str(empty)))
+    lines = [line for line in result.stdout.splitlines() if "network.png" in line and "Graphviz" in line]
+    assert len(lines) == 1, result.stdout
+    assert all(tool in lines[0] for tool in ["apt install graphviz", "brew install graphviz",
+                                              "conda install graphviz"])
+    assert not (tmp_path / "out" / "network.png").exists()
+    assert (tmp_path / "out" / "model.keras").is_file()

@@ -102,3 +102,17 @@ def test_pima_on_jax_reaches_the_same_held_out_accuracy(tmp_path):
     run_ok("pima_binary.py", "--data", shared_file("pima-indians-diabetes.data.csv"), "--out", tmp_path,
            env=backend("jax"))
     assert json.loads((tmp_path / "metrics.json").read_text())["test_accuracy"] >= 0.70
+
+
+@pytest.mark.parametrize("name", ["jax", "torch"])
+def test_a_model_trained_on_tensorflow_predicts_the_same_on_other_backends(tmp_path, name):
+    env = backend(name)
+    run_ok("pima_binary.py", "--quick", "--data", write_own_csv(tmp_path / "own.csv"), "--out", tmp_path)
+    new_rows = write_own_csv(tmp_path / "new.csv", rows=20, seed=3)
+    probabilities = {}
+    for who, settings in [("tensorflow", script_env()), (name, env)]:
+        run_ok("pima_binary.py", "--predict", new_rows, "--out", tmp_path, env=settings)
+        lines = (tmp_path / "own_predictions.csv").read_text().splitlines()[1:]
+        probabilities[who] = [float(line.split(",")[-2]) for line in lines]
+    assert len(probabilities[name]) == 20
+    assert probabilities[name] == pytest.approx(probabilities["tensorflow"], abs=1e-5)

@@ -1,0 +1,78 @@
+"""Held-out accuracy of each network of a script over several seeds: one seed proves little.
+
+Runs the script once per network and seed, with its defaults otherwise, one run at a time,
+and prints the test accuracy (mean, min and max), the mean training accuracy and the mean
+seconds in fit; for Pima also recall, the share of sick patients found. A benchmark, not a
+test: it prints figures and asserts nothing.
+
+    python benchmarks/accuracy_over_seeds.py pima_binary.py                   # seeds 1 to 10
+    python benchmarks/accuracy_over_seeds.py mnist_dense.py --seeds 7 --data ../shared/data/mnist.npz
+
+Without --data, the script finds or downloads its data as usual; the Pima CSV is read from
+../shared/data (or $SHARED_DATA_DIR) when it is there.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
+NETWORKS = {"pima_binary.py": ["first", "dropout"], "mnist_dense.py": ["first", "dropout", "deep"]}
+
+
+def seeds(text):
+    """'1-10' or '7' or '1,3,5'."""
+    if "-" in text:
+        first, last = map(int, text.split("-"))
+        return list(range(first, last + 1))
+    return [int(seed) for seed in text.split(",")]
+
+
+def run(script, network, seed, data):
+    with tempfile.TemporaryDirectory() as out:
+        command = [sys.executable, ROOT / script, "--network", network, "--seed", str(seed), "--out", out]
+        if data:
+            command += ["--data", data]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            sys.exit(f"failed: {' '.join(map(str, command))}\n{result.stderr[-2000:]}")
+        return json.loads((Path(out) / "metrics.json").read_text())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("script", choices=NETWORKS)
+    parser.add_argument("--networks", nargs="+", help="default: all of the script's")
+    parser.add_argument("--seeds", type=seeds, default=seeds("1-10"), help="e.g. 1-10, 7 or 1,3,5")
+    parser.add_argument("--data", type=Path, help="the data file to pass to the script")
+    args = parser.parse_args()
+    data = args.data
+    if data is None and args.script == "pima_binary.py" and (SHARED_DATA / "pima-indians-diabetes.data.csv").is_file():
+        data = SHARED_DATA / "pima-indians-diabetes.data.csv"
+    print(f"{args.script} on {data or 'its downloaded data'}, seeds {args.seeds[0]} to {args.seeds[-1]}")
+    print(f"{'network':8} {'test accuracy: mean (min-max)':>30} {'training':>9} {'fit s':>6}"
+          + (f" {'recall':>7} {'baseline':>9}" if args.script == "pima_binary.py" else ""))
+    for network in args.networks or NETWORKS[args.script]:
+        runs = []
+        for seed in args.seeds:
+            runs.append(run(args.script, network, seed, data))
+            print(f"  {network} seed {seed}: {runs[-1]['test_accuracy']:.4f}", file=sys.stderr, flush=True)
+        test = [r["test_accuracy"] for r in runs]
+        line = (f"{network:8} {statistics.mean(test):>14.4f} ({min(test):.4f}-{max(test):.4f}) "
+                f"{statistics.mean(r['train_accuracy'] for r in runs):9.4f} "
+                f"{statistics.mean(r['fit_seconds'] for r in runs):6.1f}")
+        if args.script == "pima_binary.py":
+            line += (f" {statistics.mean(r['recall'] for r in runs):7.3f}"
+                     f" {statistics.mean(r['baseline_accuracy'] for r in runs):9.4f}")
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
