@@ -9,8 +9,8 @@ trains article C's network instead, "Building your first neural network using Ke
 Expected result on the real CSV with the defaults (150 epochs, batch 10, seed 7): 0.83
 accuracy on the training rows (the article reports about 0.78) and 0.77 on the held-out
 rows it never trained on, which is the figure to believe, against 0.65 for always answering
-"no onset". Other seeds hold out other rows and give 0.69 to 0.77. About 5 seconds on a
-2-core CPU.
+"no onset". Other seeds hold out other rows and give 0.69 to 0.77. About 8 seconds of
+training on a 2-core CPU.
 
 Works on any numeric CSV whose last column is a 0/1 label (a header row is skipped):
 

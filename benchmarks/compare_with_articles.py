@@ -164,8 +164,10 @@ def main():
                 gflops.append(matmul_gflops())
             runs["article"].append(measure_article(article, data))
             runs["ours"].append(measure_ours(ours, data, seed=repeat + 1))
-            print(f"  {name} run {repeat + 1}/{args.repeats}: article {runs['article'][-1]['wall']:.1f} s, "
-                  f"ours {runs['ours'][-1]['wall']:.1f} s", flush=True)
+            article_run, our_run = runs["article"][-1], runs["ours"][-1]
+            print(f"  {name} run {repeat + 1}/{args.repeats}: article {article_run['wall']:.1f} s, "
+                  f"accuracy {article_run['accuracy']:.4f}; ours {our_run['wall']:.1f} s, "
+                  f"accuracy {our_run['accuracy']:.4f} (seed {repeat + 1})", flush=True)
         report(name, note, runs, max(gflops, default=0))
 
 

@@ -123,7 +123,7 @@ def test_default_network_on_real_digits_reaches_94_percent_and_reads_handwriting
     share, files = own_digits_read_by(tmp_path, tmp_path / "own")
     assert share >= 0.90, share  # measured: 52 of 55, 0.945
     # Squeezed to 28x28 as they are, the same images are read no better than by chance
-    # (measured: 6 of 55): the preparation is what reads them.
+    # (measured: 7 of 55): the preparation is what reads them.
     assert naive_share(tmp_path, files) <= share - 0.4
 
 
@@ -146,10 +146,10 @@ def test_full_mnist_reaches_97_5_percent_and_reads_real_handwriting(tmp_path):
     run_ok("mnist_dense.py", "--data", shared_file("mnist.npz"), "--out", tmp_path)
     metrics = metrics_of(tmp_path)
     assert (metrics["n_train"], metrics["n_test"]) == (60000, 10000)
-    assert metrics["test_accuracy"] >= 0.975, metrics  # measured: 0.9793
+    assert metrics["test_accuracy"] >= 0.975, metrics  # measured: 0.9772
     share, files = own_digits_read_by(tmp_path, tmp_path / "own")
-    assert share >= 0.925, share  # measured: 53 of 55, 0.964
-    assert naive_share(tmp_path, files) <= share - 0.4  # measured: 10 of 55
+    assert share >= 0.90, share  # measured: 52 of 55, 0.945
+    assert naive_share(tmp_path, files) <= share - 0.4  # measured: 11 of 55
 
 
 def blank_image(tmp_path):
