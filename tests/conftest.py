@@ -22,6 +22,9 @@ OWN_DIGITS = Path(os.environ.get("OWN_DIGITS_DIR", ROOT.parent / "shared" / "own
 # What the caller exported must not change what a script prints: the scripts get their own
 # environment. An empty KERAS_HOME keeps a ~/.keras/keras.json of the caller's out.
 _KERAS_HOME = tempfile.mkdtemp(prefix="keras-home-")
+# The tests' own Keras (loading a saved model to compare) runs on the scripts' backend too:
+# JAX rounds the last bit of a float32 differently from TensorFlow.
+os.environ.update(KERAS_BACKEND="tensorflow", KERAS_HOME=_KERAS_HOME)
 _CALLERS_SETTINGS = {"TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND", "KERAS_HOME", "PYTHONWARNINGS",
                      "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "MPLBACKEND", "COLUMNS"}
 
