@@ -20,6 +20,7 @@ own: 52 of 55 real handwritten ones, photos, scans and drawings.
     python mnist_dense.py --network dropout        # article E's; or deep for article D's
     python mnist_dense.py --quick                  # seconds, on a slice: checks the set-up
     python mnist_dense.py --predict my_digit.jpg   # your own digit, read by the saved model
+    python mnist_dense.py --draw                   # a page to draw digits on, read by the saved model
 
 Writes to --out: model.keras, metrics.json and the pictures samples.png, network.png (with
 Graphviz), history.png, confusion.png, predictions.png and mistakes.png. --predict writes
@@ -29,7 +30,9 @@ own_predictions.csv and own_predictions.png there.
 import argparse
 import csv
 import io
+import sys
 import time
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -43,6 +46,7 @@ DATA_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 NPZ_KEYS = ["x_train", "y_train", "x_test", "y_test"]
 MIN_TRAINING_DIGITS = 20
 DEFAULT_OUT = Path("outputs/mnist_dense")
+MAX_DRAWN = 32  # own digits in own_predictions.png; the CSV has them all
 
 # Each article's training settings. The labels follow from the loss: categorical
 # cross-entropy wants one-hot vectors, the sparse variant wants the digits themselves.
@@ -80,56 +84,62 @@ def parse_args(argv=None):
     parser.add_argument("--predict", type=Path, nargs="+", metavar="IMAGE",
                         help="no training: read these PNG or JPEG images of digits with the saved model")
     parser.add_argument("--model", type=Path, metavar="FILE",
-                        help="the model --predict uses (default: model.keras in --out)")
+                        help="the model --predict and --draw use (default: model.keras in --out)")
+    parser.add_argument("--draw", action="store_true",
+                        help="no training: serve a page where you draw a digit and the saved model reads it")
+    parser.add_argument("--port", type=port_number, metavar="N", default=8000,
+                        help="the port --draw serves on, on 127.0.0.1 only (default: %(default)s; "
+                        "0 picks a free one)")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     if args.predict:
-        predict_own_digits(args)
-        return
+        return predict_own_digits(args)
+    if args.draw:
+        return serve_drawing_page(args)
     settings = NETWORKS[args.network]
     epochs = args.epochs or (1 if args.quick else settings["epochs"])
     batch_size = args.batch_size or settings["batch_size"]
-    outputs = helpers.Outputs(args.out)  # written together at the end
+    helpers.check_writable(args.out)  # now, not after training
 
     ## 1. Load the data
-    # mnist.load_data() would cache under ~/.keras; downloading the same file through the
-    # helper keeps it in data/ and lets --data point at a copy of one's own.
+    # mnist.load_data() caches under ~/.keras; the same file, downloaded by the helper, stays
+    # in data/, and --data can point at a copy of one's own. load_npz checks it (below).
     npz_path = args.data or helpers.download(DATA_URL, DATA_SHA256, args.data_dir)
     (x_train, y_train), (x_test, y_test), white = load_npz(npz_path)
     if args.quick:
         x_train, y_train, x_test, y_test = x_train[:2000], y_train[:2000], x_test[:500], y_test[:500]
-    # Keras loads only now: TensorFlow takes seconds to load, and a mistyped flag or a bad
-    # data file should be reported at once.
-    keras = helpers.import_keras()
-    helpers.set_seed(args.seed)
+    # Keras loads only now, as it takes seconds: a mistyped flag is reported at once.
+    keras = helpers.start_keras(args.seed)  # seeds Python, NumPy and Keras
 
     ## 2. Look at the data
-    print(f"Loaded {helpers.printable(str(npz_path))}")
-    summarize(f"As loaded: 28x28 images, pixel values 0 (black) to {white:g} (white); labels 0-9",
-              x_train, y_train, x_test, y_test)
-    outputs.add_figure("samples.png", digit_grid(
-        x_train[:16] / white, [f"label {label}" for label in y_train[:16]], "The first training digits"))
+    print(f"Loaded {npz_path}: pixel values 0 (black) to {white:g} (white), labels 0-9")
+    print(f"  training images {x_train.shape}, labels {y_train.shape}; test images {x_test.shape}")
+    print("  training digits per label: " + "  ".join(
+        f"{digit}: {count}" for digit, count in enumerate(np.bincount(y_train, minlength=10))))
+    pictures = {"samples.png": digit_grid(x_train[:16] / white, [f"label {y}" for y in y_train[:16]],
+                                          "The first training digits")}
 
     ## 3. Prepare the data
     # Pixels become floats from 0 to 1: small inputs keep the first weight updates sensible.
-    # Articles A and E flatten each image into 784 numbers here; article D's network does it
+    # Articles A and E flatten each image into 784 numbers; article D's network does it
     # itself, with a Flatten layer.
     image_shape = (28, 28) if args.network == "deep" else (784,)
     x_train = x_train.reshape((-1, *image_shape)).astype("float32") / white
     x_test = x_test.reshape((-1, *image_shape)).astype("float32") / white
+    # Categorical cross-entropy wants one-hot labels (3 -> [0,0,0,1,0,0,0,0,0,0]); the
+    # sparse variant, article D's, takes the digits as they are.
     train_targets, test_targets = y_train, y_test
     if settings["loss"] == "categorical_crossentropy":
-        train_targets = keras.utils.to_categorical(y_train, 10)
-        test_targets = keras.utils.to_categorical(y_test, 10)
-    summarize(f"Prepared for the {args.network} network", x_train, train_targets, x_test, test_targets)
+        train_targets, test_targets = keras.utils.to_categorical(y_train, 10), keras.utils.to_categorical(y_test, 10)
+    print(f"Prepared for the {args.network} network: x {x_train.shape} {x_train.dtype}, "
+          f"y {train_targets.shape} {train_targets.dtype}")
 
     ## 4. Define the model
-    # The three articles' networks, side by side. Keras 3 drops input_shape= on the first
-    # layer; keras.Input declares the input instead. All end in 10 softmax outputs: one
-    # probability per digit.
+    # Keras 3 has no input_shape= on the first layer: keras.Input declares it. All three
+    # networks end in 10 softmax outputs, one probability per digit.
     Dense, Dropout = keras.layers.Dense, keras.layers.Dropout
     if args.network == "first":  # article A: two hidden layers as wide as the image
         layers = [Dense(784, activation="relu"), Dense(784, activation="relu")]
@@ -141,118 +151,130 @@ def main(argv=None):
     model = keras.Sequential([keras.Input(shape=image_shape), *layers, Dense(10, activation="softmax")],
                              name=args.network)
     model.summary()
-    helpers.draw_network(model, outputs)  # article E draws it; this needs Graphviz
 
     ## 5. Compile the model
-    # steps_per_execution: the backend runs up to 50 batches per call from Python instead of
-    # one; the same numbers, a tenth less time on the full data.
+    # steps_per_execution: up to 50 batches per call into the backend, the same numbers in
+    # less time (benchmarks/README.md); PyTorch takes one at a time.
     model.compile(optimizer=settings["optimizer"], loss=settings["loss"], metrics=["accuracy"],
-                  steps_per_execution=helpers.steps_per_call(50))
+                  steps_per_execution=1 if keras.backend.backend() == "torch" else 50)
 
     ## 6. Fit the model
-    # Articles D and E validate on the test set, so the test figure is no longer unseen.
-    # Here 5% of the training digits, drawn at random with the seed, are held back for
-    # validation instead. Not the last 5%: MNIST's training digits are not in random order,
-    # and on the full data holding back the last 3,000 cost 0.4 points of test accuracy, a
-    # random 3,000 under 0.1 (measured over 4 seeds). helpers.batches says why the digits go
-    # through it.
-    n_validation = max(1, round(0.05 * len(x_train)))
-    held_back = np.random.default_rng(args.seed).permutation(len(x_train)) < n_validation
+    # Articles D and E validate on the test set, which then is no longer unseen. Here a
+    # random 5% of the training digits validates instead (not the last 5%: MNIST's training
+    # digits are not in random order).
+    held_back = np.random.default_rng(args.seed).permutation(len(x_train)) < round(0.05 * len(x_train))
+    x_fit, y_fit, x_val, y_val = x_train[~held_back], train_targets[~held_back], x_train[held_back], train_targets[held_back]
+    fit_data = dict(x=x_fit, y=y_fit, batch_size=batch_size, shuffle=True)
+    if keras.backend.backend() == "tensorflow":
+        # Keras 3.15 on TensorFlow shuffles NumPy arrays the same way every epoch once a seed
+        # is set (tests/test_keras_facts.py); tf.data reshuffles them each epoch.
+        import tensorflow as tf
+
+        fit_data = dict(x=tf.data.Dataset.from_tensor_slices((x_fit, y_fit)).shuffle(
+            len(x_fit), seed=args.seed).batch(batch_size).prefetch(2), shuffle=False)
     started = time.perf_counter()
-    history = model.fit(
-        helpers.batches(x_train[~held_back], train_targets[~held_back], batch_size, shuffle_seed=args.seed),
-        validation_data=helpers.batches(x_train[held_back], train_targets[held_back], 1024),
-        epochs=epochs, shuffle=False,  # batches() shuffles
-        verbose=helpers.progress_verbosity())
+    history = model.fit(**fit_data, validation_data=(x_val, y_val), validation_batch_size=1024,
+                        epochs=epochs, verbose=1 if sys.stdout.isatty() else 2)  # 2: a line an epoch
     fit_seconds = time.perf_counter() - started
 
     ## 7. Evaluate on the test set
-    # The training accuracy is Keras's own figure for the last epoch, as articles D and E
-    # read it; evaluating every training digit again would cost a fifth of an epoch.
-    train_accuracy = history.history["accuracy"][-1]
+    # The training accuracy is Keras's own figure for the last epoch, as articles D and E read it.
     test_loss, test_accuracy = model.evaluate(x_test, test_targets, batch_size=1024, verbose=0)
     print(f"\nTest accuracy: {test_accuracy:.4f}   test loss: {test_loss:.4f}   "
-          f"(training accuracy in the last epoch: {train_accuracy:.4f})")
-    # One number hides which digits go wrong. The confusion matrix counts, for each true
-    # digit (row), what the network answered (column); everything off the diagonal is a mistake.
+          f"(training accuracy in the last epoch: {history.history['accuracy'][-1]:.4f})")
+    # The confusion matrix counts, for each true digit (row), what the network answered
+    # (column): everything off the diagonal is a mistake.
     probabilities = model.predict(x_test, batch_size=1024, verbose=0)
     predicted, confidence = probabilities.argmax(axis=1), probabilities.max(axis=1)
     confusion = np.zeros((10, 10), dtype=int)
     np.add.at(confusion, (y_test, predicted), 1)
     per_digit = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
     print("Accuracy per digit: " + "  ".join(f"{d}: {share:.1%}" for d, share in enumerate(per_digit)))
-    outputs.add_figure("confusion.png", confusion_figure(confusion))
+    pictures["confusion.png"] = confusion_figure(confusion)
 
     ## 8. Predict
     # Softmax gives ten probabilities per digit; the largest is the prediction.
-    first = slice(0, 16)
     print("\nFirst test digits:\n predicted  actual  confidence")
-    for guess, actual, sure in zip(predicted[first], y_test[first], confidence[first]):
+    for guess, actual, sure in zip(predicted[:16], y_test[:16], confidence[:16]):
         print(f"     {guess}        {actual}      {sure:6.1%}{'' if guess == actual else '  <- wrong'}")
-    outputs.add_figure("predictions.png", digit_grid(
-        x_test[first], [f"{g} ({s:.0%}), true {a}" for g, s, a in
-                        zip(predicted[first], confidence[first], y_test[first])],
-        "Predictions on the first test digits (wrong ones in red)", wrong=predicted[first] != y_test[first]))
-    # The mistakes the network was surest of show what it has not learnt.
-    wrong = np.flatnonzero(predicted != y_test)
+    pictures["predictions.png"] = digit_grid(
+        x_test[:16], [f"{g} ({s:.0%}), true {a}" for g, s, a in zip(predicted, confidence, y_test[:16])],
+        "Predictions on the first test digits (wrong ones in red)", wrong=predicted[:16] != y_test[:16])
+    wrong = np.flatnonzero(predicted != y_test)  # the surest mistakes show what is not learnt
     surest = wrong[np.argsort(-confidence[wrong], kind="stable")][:16]
-    outputs.add_figure("mistakes.png", digit_grid(
+    pictures["mistakes.png"] = digit_grid(
         x_test[surest], [f"said {predicted[i]} ({confidence[i]:.0%}), is {y_test[i]}" for i in surest],
         f"The most confident of {len(wrong)} mistakes on {len(y_test)} test digits",
-        wrong=np.ones(len(surest), dtype=bool)))
+        wrong=np.ones(len(surest), dtype=bool))
 
-    ## 9. Save the model, pictures and figures
-    # Article D saves to .h5, the old format; .keras is Keras 3's own.
-    outputs.add("model.keras", model.save)
-    outputs.add_figure("history.png", helpers.history_figure(
-        history.history, f"{args.network} network on {npz_path.name}"))
-    outputs.add_json("metrics.json", {
-        "data": str(npz_path), "network": args.network, "train_accuracy": train_accuracy,
-        "test_accuracy": test_accuracy, "test_loss": test_loss, "epochs": epochs,
-        "batch_size": batch_size, "seed": args.seed, "n_train": len(x_train),
-        "n_validation": n_validation, "n_test": len(x_test), "fit_seconds": round(fit_seconds, 2),
-        "confusion_matrix": confusion.tolist(),
-    })
-    saved = outputs.save()
-    print(f"\nSaved in {args.out.resolve()}: {', '.join(saved)}")
+    ## 9. Save the model, its pictures and figures
+    # Article D saves to .h5, the old format; .keras is Keras 3's own. The helper writes all
+    # files or none, and draws the network (as article E does) and the learning curves.
+    helpers.save_outputs(args.out, {
+        "model.keras": model, "network.png": model, "history.png": history, **pictures,
+        "metrics.json": {
+            "data": str(npz_path), "network": args.network, "test_accuracy": test_accuracy,
+            "test_loss": test_loss, "train_accuracy": history.history["accuracy"][-1],
+            "epochs": epochs, "batch_size": batch_size, "seed": args.seed,
+            "n_train": len(x_train), "n_validation": len(x_val), "n_test": len(x_test),
+            "fit_seconds": round(fit_seconds, 2), "confusion_matrix": confusion.tolist()}})
     print(f"Read a digit of your own with it: python {Path(__file__).name} --predict IMAGE.jpg"
           + ("" if args.out == DEFAULT_OUT else f" --out {args.out}"))
 
 
-## Predict your own digits (--predict)
+## Predict your own digits (--predict). The articles end above: a reader may stop here.
 # MNIST's digits were made in one way: white ink on black, the digit scaled to fit 20x20
 # pixels and placed in a 28x28 frame with its centre of mass at the centre. The network has
-# seen nothing else, so it reads a digit only if it looks the same. A phone photo is the
-# opposite: dark ink on light paper, grey shading, the digit small and off-centre. Squeezed
-# to 28x28 as they were, 55 real handwritten digits were read about as well as by chance
-# (11 right, by the default network trained on the full MNIST); prepared as MNIST's digits
-# were, 52 were read right.
+# seen nothing else, so a photo (dark ink on light paper, the digit small and off-centre)
+# must be made to look the same: squeezed to 28x28 as they were, 55 real handwritten digits
+# were read about as well as by chance; prepared as MNIST's were, 52 (README.md).
 
 def predict_own_digits(args):
-    outputs = helpers.Outputs(args.out)
-    images = [open_image(path) for path in args.predict]
-    digits = np.array([prepare_digit(image, path) for image, path in zip(images, args.predict)])
-    how_to_train = "python mnist_dense.py" + ("" if args.out == DEFAULT_OUT else f" --out {args.out}")
-    model_path = args.model or args.out / "model.keras"
-    model = helpers.load_model(model_path, how_to_train)
-    if model.input_shape[1:] not in [(784,), (28, 28)]:
-        raise helpers.UserError(f"{model_path} takes inputs of shape {model.input_shape[1:]}, "
-                                "not MNIST digits; train one with: " + how_to_train)
-    # The shape comes from the model: 784 numbers for first and dropout, 28x28 for deep.
-    probabilities = model.predict(digits.reshape((-1, *model.input_shape[1:])), verbose=0)
+    helpers.check_writable(args.out)
+    thumbnails, digits = [], []
+    for path in args.predict:  # one image in memory at a time: photos can be large
+        image = open_image(path)
+        digits.append(prepare_digit(image, path))
+        if len(thumbnails) < MAX_DRAWN:
+            image.thumbnail((160, 160))
+            thumbnails.append(image.convert("RGB"))
+    model = load_digit_model(args)
+    probabilities = read_digits(model, np.array(digits))
 
     rows = [["file", "digit", "confidence", *(f"p{d}" for d in range(10))]]
     print(" digit  confidence  runner-up  file")
     for path, p in zip(args.predict, probabilities):
         best, second = np.argsort(-p, kind="stable")[:2]
-        print(f"   {best}      {p[best]:6.1%}     {second} {p[second]:5.1%}  {helpers.printable(str(path))}")
+        print(f"   {best}      {p[best]:6.1%}     {second} {p[second]:5.1%}  {path}")
         rows.append([str(path), best, f"{p[best]:.4f}", *(f"{value:.4f}" for value in p)])
     text = io.StringIO()
     csv.writer(text, lineterminator="\n").writerows(rows)
-    outputs.add_bytes("own_predictions.csv", text.getvalue().encode())
-    outputs.add_figure("own_predictions.png", own_predictions_figure(args.predict, images, digits, probabilities))
-    saved = outputs.save()
-    print(f"\nSaved in {args.out.resolve()}: {', '.join(saved)}")
+    if len(digits) > MAX_DRAWN:
+        print(f"own_predictions.png shows the first {MAX_DRAWN}; own_predictions.csv has all {len(digits)}")
+    helpers.save_outputs(args.out, {"own_predictions.csv": text.getvalue(), "own_predictions.png":
+                                    own_predictions_figure(args.predict, thumbnails, digits, probabilities)})
+
+
+def load_digit_model(args):
+    """The saved model, checked to take MNIST digits and give ten probabilities."""
+    how_to_train = "python mnist_dense.py" + ("" if args.out == DEFAULT_OUT else f" --out {args.out}")
+    model_path = args.model or args.out / "model.keras"
+    model = helpers.load_model(model_path, how_to_train)
+    if model.input_shape[1:] not in [(784,), (28, 28)] or model.output_shape[1:] != (10,):
+        raise helpers.UserError(
+            f"{model_path} takes {model.input_shape[1:]} and gives {model.output_shape[1:]}; this "
+            f"script needs a model that takes 784 or 28x28 pixels and gives 10 probabilities; "
+            f"train one with: {how_to_train}")
+    return model
+
+
+def read_digits(model, digits):
+    """Ten probabilities per 28x28 digit; 784 numbers in a row for first and dropout."""
+    probabilities = model.predict(digits.reshape((-1, *model.input_shape[1:])), verbose=0)
+    if not np.allclose(probabilities.sum(axis=1), 1, atol=1e-3) or probabilities.min() < 0:
+        raise helpers.UserError("the model's outputs are not probabilities (a softmax layer "
+                                "gives them); train one with: python mnist_dense.py")
+    return probabilities
 
 
 def open_image(path):
@@ -260,7 +282,8 @@ def open_image(path):
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings(), Image.open(path) as image:
+            warnings.simplefilter("ignore")  # a huge photo, a damaged EXIF tag: read all the same
             image.load()
             return ImageOps.exif_transpose(image)  # phones store photos sideways plus a tag
     except FileNotFoundError:
@@ -277,6 +300,9 @@ def prepare_digit(image, name="the image"):
     black, scaled to fit 20x20 pixels, its centre of mass at the centre. name: for errors."""
     from PIL import Image, ImageFilter, ImageOps
 
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit or float scans: their own range
+        values = np.asarray(image, dtype="float32")
+        image = Image.fromarray(((values - values.min()) / max(np.ptp(values), 1e-9) * 255).astype("uint8"))
     # Grey levels. Transparent parts go onto a backdrop unlike the ink, so that a drawing
     # whose ink is only in the alpha channel still shows.
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
@@ -332,7 +358,99 @@ def fit(image, longest):
     return image.resize([max(1, round(side * scale)) for side in image.size], Image.Resampling.BOX)
 
 
-## Loading and checking the data
+## Draw a digit in the browser (--draw). Not in the articles: a reader may stop before it.
+
+DRAWING_PAGE = Path(__file__).resolve().parent / "draw_digit.html"
+MAX_DRAWING_BYTES = 5 * 1024 * 1024
+
+
+def port_number(text):
+    """An argparse type: a TCP port from 0 to 65535; 0 lets the system pick a free one."""
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 65535, got {value}")
+    return value
+
+
+def serve_drawing_page(args):
+    """Serve draw_digit.html on 127.0.0.1 until Ctrl-C; the saved model reads each drawing
+    exactly as --predict reads an image file."""
+    import contextlib
+    import http.server
+    import json
+    import threading
+
+    model = load_digit_model(args)
+    page = DRAWING_PAGE.read_bytes()
+    one_at_a_time = threading.Lock()  # requests come in threads of their own; the model reads one at a time
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.asks_for("/"):
+                self.reply(200, page, "text/html; charset=utf-8")
+
+        def do_POST(self):
+            if not self.asks_for("/predict"):
+                return
+            length = self.headers.get("Content-Length", "")
+            if not length.isdecimal():
+                return self.reply(411, {"error": "send the PNG with a Content-Length header"})
+            if int(length) > MAX_DRAWING_BYTES:  # refused unread: a huge body never reaches memory
+                return self.reply(413, {"error": f"a drawing may be at most {MAX_DRAWING_BYTES} bytes"})
+            try:
+                image = open_image(io.BytesIO(self.rfile.read(int(length))))
+            except helpers.UserError:  # its message names a file, and here there is none
+                return self.reply(400, {"error": "the body is not an image; send the drawing as a PNG"})
+            try:
+                digit = prepare_digit(image, "the drawing")
+            except helpers.UserError as error:
+                return self.reply(400, {"error": str(error)})
+            with one_at_a_time:
+                probabilities = read_digits(model, digit[np.newaxis])[0]
+            self.reply(200, {"digit": int(probabilities.argmax()), "confidence": float(probabilities.max()),
+                             "probabilities": probabilities.tolist(), "seen": digit.tolist()})
+
+        def asks_for(self, path):
+            """True if the request is for path on this server; if not, answer 403 or 404."""
+            # DNS rebinding: a web site can make a name of its own lead to 127.0.0.1, and its
+            # page then talks to this server. Its requests carry that name in Host.
+            port = self.server.server_address[1]
+            if self.headers.get("Host") not in (f"127.0.0.1:{port}", f"localhost:{port}"):
+                self.reply(403, {"error": f"only http://127.0.0.1:{port}/ is served"})
+                return False
+            if self.path != path:
+                self.reply(404, {"error": f"nothing at {self.path}"})
+                return False
+            return True
+
+        def reply(self, status, body, content_type="application/json"):
+            body = body if isinstance(body, bytes) else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def handle(self):
+            with contextlib.suppress(ConnectionError):  # a browser that left before the answer
+                super().handle()
+
+        def log_message(self, *args):
+            pass  # no line on the terminal per request
+
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    except OSError as error:
+        raise helpers.UserError(f"cannot serve on 127.0.0.1:{args.port} ({error.strerror or error}); "
+                                "choose another --port, or --port 0 for any free one")
+    print(f"Draw a digit at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()  # until Ctrl-C, which helpers.run turns into one line
+    finally:
+        server.server_close()  # in Jupyter, the port is free again for the next run
+
+
+## Checking the data file (--data). A reader of the articles may skip this section.
 
 def load_npz(path):
     """(x_train, y_train), (x_test, y_test) from an .npz in Keras's mnist.npz layout, checked,
@@ -403,19 +521,7 @@ def white_of(images, name):
     return 1.0 if floats_in_unit_range or images.dtype == bool else 255.0
 
 
-def summarize(title, x_train, y_train, x_test, y_test):
-    """Shapes and label counts, as article E's data_summary prints them."""
-    print(f"\n{title}")
-    print(f"  training: x {x_train.shape} {x_train.dtype}, y {y_train.shape} {y_train.dtype}")
-    print(f"  test:     x {x_test.shape} {x_test.dtype}, y {y_test.shape} {y_test.dtype}")
-    digits = y_train.argmax(axis=1) if y_train.ndim == 2 else y_train
-    counts = np.bincount(digits, minlength=10)
-    print("  training digits per label: " + " ".join(f"{d}:{n}" for d, n in enumerate(counts)))
-    if y_train.ndim == 2:
-        print(f"  labels are one-hot: {y_train[0].astype(int).tolist()} is a {digits[0]}")
-
-
-## Pictures
+## Pictures. A reader of the articles may skip this section.
 
 def digit_grid(images, captions, title, wrong=None):
     """Up to 16 digits (pixels 0..1) in two rows of eight, each under its caption; wrong in red.
@@ -471,23 +577,20 @@ def _square(x, y, colour):
     return Rectangle((x - 0.5, y - 0.5), 1, 1, color=colour)
 
 
-def own_predictions_figure(paths, images, digits, probabilities):
+def own_predictions_figure(paths, thumbnails, digits, probabilities):
     """For each image: the original, the 28x28 the network saw, and its ten probabilities."""
     from matplotlib.figure import Figure
 
-    per_row = 2  # images side by side, three panels each
-    n_rows = -(-len(images) // per_row)
+    per_row, n_rows = 2, -(-len(thumbnails) // 2)  # images side by side, three panels each
     figure = Figure(figsize=(12, 1.7 * n_rows + 0.6), layout="constrained")
-    axes = figure.subplots(n_rows, 3 * per_row, squeeze=False,
-                           width_ratios=[1, 1, 2.2] * per_row)
+    axes = figure.subplots(n_rows, 3 * per_row, squeeze=False, width_ratios=[1, 1, 2.2] * per_row)
     for axis in axes.flat:
         axis.axis("off")
-    for index, (path, image, digit, p) in enumerate(zip(paths, images, digits, probabilities)):
+    for index, (path, thumbnail, digit, p) in enumerate(zip(paths, thumbnails, digits, probabilities)):
         original, seen, bars = axes[index // per_row, 3 * (index % per_row):3 * (index % per_row) + 3]
-        thumbnail = image.convert("RGB")
-        thumbnail.thumbnail((160, 160))
         original.imshow(thumbnail)
-        original.set_title(helpers.printable(Path(path).name)[:22], fontsize=7)
+        name = "".join(c if c.isprintable() else "?" for c in Path(path).name)[:22]
+        original.set_title(name, fontsize=7, parse_math=False)  # "$" in a name is no formula
         seen.imshow(digit, cmap="gray", vmin=0, vmax=1)
         seen.set_title("as MNIST", fontsize=7)
         bars.axis("on")

@@ -26,6 +26,7 @@ Writes to --out: model.keras, metrics.json, history.png and network.png (with Gr
 import argparse
 import csv
 import io
+import sys
 import time
 from pathlib import Path
 
@@ -75,34 +76,30 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     if args.predict:
-        predict_new_rows(args)
-        return
+        return predict_new_rows(args)
     epochs = args.epochs or (2 if args.quick else 150)
-    outputs = helpers.Outputs(args.out)  # written together at the end
+    helpers.check_writable(args.out)  # now, not after training
 
     ## 1. Load the data
-    # The article calls numpy.loadtxt; read_csv does the same and also explains bad rows.
+    # The article calls numpy.loadtxt; read_csv (below) reads the same file and also names
+    # a bad row. The article evaluates on the rows it trained on, which flatters the model:
+    # here a seeded, stratified 20% of the rows is held out and used only at the end.
     csv_path = args.data or helpers.download(DATA_URL, DATA_SHA256, args.data_dir)
     features, labels = read_training_csv(csv_path)
-    # The article evaluates on the rows it trained on, which flatters the model. Here a
-    # seeded, stratified 20% of the rows is kept aside and only used at the end.
     train, test = stratified_split(labels, TEST_FRACTION, np.random.default_rng(args.seed))
     x_train, y_train, x_test, y_test = features[train], labels[train], features[test], labels[test]
-    print(f"Loaded {helpers.printable(str(csv_path))}: {len(labels)} rows, {features.shape[1]} "
-          f"features, {int(labels.sum())} positive")
+    print(f"Loaded {csv_path}: {len(labels)} rows, {features.shape[1]} features, "
+          f"{int(labels.sum())} positive")
     print(f"Training rows {x_train.shape}, held-out test rows {x_test.shape}")
-    # Keras loads only now: TensorFlow takes seconds to load, and a mistyped flag or a bad
-    # data file should be reported at once.
-    keras = helpers.import_keras()
-    helpers.set_seed(args.seed)  # the article seeds NumPy only; Keras 3 needs its own seed too
+    # Keras loads only now, as it takes seconds: a mistyped flag is reported at once. The
+    # article seeds NumPy only; Keras 3 needs keras.utils.set_random_seed, which the helper calls.
+    keras = helpers.start_keras(args.seed)
 
     ## 2. Define the model
     # Not in the article: a Normalization layer rescales each feature to mean 0 and variance
-    # 1, using statistics of the training rows only. Raw Pima columns span 0.08-2.4 (pedigree)
-    # to 0-846 (insulin), and on such scales the network learns slowly: the article's own
-    # code, run here, gets 0.75-0.78 on its training rows, this one 0.82-0.84. As the layer
-    # is inside the model, the saved file takes raw rows.
-    # Keras 3 has no input_dim=: keras.Input gives the input shape instead.
+    # 1, with statistics of the training rows only. Raw columns span 0.08-2.4 (pedigree) to
+    # 0-846 (insulin), on which the network learns slowly (README.md). Inside the model,
+    # it lets the saved file take raw rows. Keras 3 has no input_dim=: keras.Input says it.
     normalize = keras.layers.Normalization()
     normalize.adapt(x_train)
     Dense, Dropout = keras.layers.Dense, keras.layers.Dropout
@@ -111,31 +108,34 @@ def main(argv=None):
     else:
         # Article C: 64 units, then dropout 0.2, which silences a random fifth of the units
         # at each step so that none can be relied on alone: a guard against overfitting.
-        # Its picture of the later layers cannot be read; this script's choice is one more
-        # layer of half the width (32), with the same dropout after it.
+        # Its later layers cannot be read; this script's choice is 32 units, dropout 0.2.
         hidden = [Dense(64, activation="relu"), Dropout(0.2), Dense(32, activation="relu"), Dropout(0.2)]
     model = keras.Sequential([keras.Input(shape=(x_train.shape[1],)), normalize, *hidden,
                               Dense(1, activation="sigmoid")], name=f"pima_{args.network}")
     model.summary()
-    helpers.draw_network(model, outputs)  # article E's picture of a network; needs Graphviz
 
     ## 3. Compile the model
-    # steps_per_execution: the backend runs up to 50 batches per call from Python instead of
-    # one. The numbers are the same; with batches of 10 rows, most of the time went to calls.
+    # steps_per_execution: up to 50 batches per call into the backend, the same numbers in
+    # less time (benchmarks/README.md); PyTorch takes one at a time.
     model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"],
-                  steps_per_execution=helpers.steps_per_call(50))
+                  steps_per_execution=1 if keras.backend.backend() == "torch" else 50)
 
     ## 4. Fit the model
-    # The last 20% of the training rows (already shuffled by the split) draw the validation
-    # curves; the test rows stay unseen. helpers.batches says why the rows go through it.
-    n_validation = max(1, round(VALIDATION_FRACTION * len(x_train)))
-    x_fit, y_fit = x_train[:-n_validation], y_train[:-n_validation]
-    x_validation, y_validation = x_train[-n_validation:], y_train[-n_validation:]
+    # The last 20% of the training rows (in random order since the split) draw the
+    # validation curves; the test rows stay unseen.
+    n_val = max(1, round(VALIDATION_FRACTION * len(x_train)))
+    x_fit, y_fit, x_val, y_val = x_train[:-n_val], y_train[:-n_val], x_train[-n_val:], y_train[-n_val:]
+    fit_data = dict(x=x_fit, y=y_fit, batch_size=args.batch_size)
+    if keras.backend.backend() == "tensorflow":
+        # Keras 3.15 on TensorFlow shuffles NumPy arrays the same way every epoch once a seed
+        # is set (tests/test_keras_facts.py); tf.data reshuffles them each epoch.
+        import tensorflow as tf
+
+        fit_data = dict(x=tf.data.Dataset.from_tensor_slices((x_fit, y_fit)).shuffle(
+            len(x_fit), seed=args.seed).batch(args.batch_size).prefetch(2), shuffle=False)
     started = time.perf_counter()
-    history = model.fit(helpers.batches(x_fit, y_fit, args.batch_size, shuffle_seed=args.seed),
-                        validation_data=helpers.batches(x_validation, y_validation, 1024),
-                        epochs=epochs, shuffle=False,  # batches() shuffles
-                        verbose=helpers.progress_verbosity())
+    history = model.fit(**fit_data, validation_data=(x_val, y_val), epochs=epochs,
+                        verbose=1 if sys.stdout.isatty() else 2)  # 2: one line an epoch
     fit_seconds = time.perf_counter() - started
 
     ## 5. Evaluate the model
@@ -143,24 +143,19 @@ def main(argv=None):
     # rows is what to expect on new patients.
     _, train_accuracy = model.evaluate(x_train, y_train, batch_size=1024, verbose=0)
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=1024, verbose=0)
-    from_article = helpers.sha256_of(csv_path) == DATA_SHA256
-    print(f"\nAccuracy on the training rows: {train_accuracy:.4f}"
-          + (" (what the article reports)" if from_article else ""))
+    print(f"\nAccuracy on the training rows: {train_accuracy:.4f} (the figure the article prints)")
     print(f"Accuracy on the held-out rows: {test_accuracy:.4f} (test loss {test_loss:.4f})")
-    # Accuracy alone flatters a model when one class is common: two patients in three have no
-    # onset, so answering "0" every time already scores 0.65. Beside the baseline, the
-    # confusion matrix shows which mistakes are made, and recall how many sick patients the
-    # network finds.
+    # Two patients in three have no onset, so always answering 0 already scores 0.65. Beside
+    # that baseline, the confusion matrix shows which mistakes are made, and recall how many
+    # sick patients the network finds.
     predicted = (model.predict(x_test, batch_size=1024, verbose=0)[:, 0] > 0.5).astype(int)
     actual = y_test.astype(int)
     confusion = np.zeros((2, 2), dtype=int)  # [[tn, fp], [fn, tp]]
     np.add.at(confusion, (actual, predicted), 1)
     (tn, fp), (fn, tp) = confusion
     baseline_accuracy = max(actual.mean(), 1 - actual.mean())
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    majority = int(actual.mean() > 0.5)
-    print(f"Always answering {majority}, the commoner class, would get {baseline_accuracy:.4f}")
+    precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+    print(f"Always answering {int(actual.mean() > 0.5)}, the commoner class, would get {baseline_accuracy:.4f}")
     print(f"\n{'held-out rows':>16}  predicted 0  predicted 1")
     print(f"{'actually 0':>16}  {tn:11d}  {fp:11d}\n{'actually 1':>16}  {fn:11d}  {tp:11d}")
     print(f"Precision {precision:.3f}: of the {tp + fp} rows predicted 1, {tp} are 1.")
@@ -176,34 +171,35 @@ def main(argv=None):
         mark = "" if int(probability > 0.5) == label else "  <- wrong"
         print(f"    {probability:.3f}        {int(probability > 0.5)}        {int(label)}{mark}")
 
-    ## Save the model, the learning curves and the figures
-    outputs.add("model.keras", model.save)
-    outputs.add_figure("history.png", helpers.history_figure(
-        history.history, f"{model.name} on {csv_path.name}"))
-    outputs.add_json("metrics.json", {
-        "data": str(csv_path), "network": args.network, "train_accuracy": train_accuracy,
-        "test_accuracy": test_accuracy, "test_loss": test_loss,
-        "baseline_accuracy": baseline_accuracy, "confusion_matrix": confusion.tolist(),
-        "precision": precision, "recall": recall, "epochs": epochs, "batch_size": args.batch_size,
-        "seed": args.seed, "n_train": len(y_train), "n_validation": n_validation,
-        "n_test": len(y_test), "fit_seconds": round(fit_seconds, 2),
-    })
-    saved = outputs.save()
-    print(f"\nSaved in {args.out.resolve()}: {', '.join(saved)}")
+    ## Save the model, its pictures and figures: all files or none
+    helpers.save_outputs(args.out, {
+        "model.keras": model, "network.png": model, "history.png": history,
+        "metrics.json": {
+            "data": str(csv_path), "network": args.network, "train_accuracy": train_accuracy,
+            "test_accuracy": test_accuracy, "test_loss": test_loss,
+            "baseline_accuracy": baseline_accuracy, "confusion_matrix": confusion.tolist(),
+            "precision": precision, "recall": recall, "epochs": epochs,
+            "batch_size": args.batch_size, "seed": args.seed, "n_train": len(y_train),
+            "n_validation": n_val, "n_test": len(y_test), "fit_seconds": round(fit_seconds, 2)}})
     print(f"Predict new rows with it: python {Path(__file__).name} --predict ROWS.csv"
           + ("" if args.out == DEFAULT_OUT else f" --out {args.out}"))
 
 
-## Predict new patients (--predict)
+## Predict new patients (--predict). The articles end above: a reader may stop here.
 
 def predict_new_rows(args):
     """Rows of features in the training order, read by the saved model; the label is optional."""
-    outputs = helpers.Outputs(args.out)
+    helpers.check_writable(args.out)
     header, table, line_numbers = read_table(args.predict)
     if len(table) == 0:
         raise helpers.UserError(f"{args.predict} holds no rows to predict")
     how_to_train = "python pima_binary.py" + ("" if args.out == DEFAULT_OUT else f" --out {args.out}")
-    model = helpers.load_model(args.model or args.out / "model.keras", how_to_train)
+    model_path = args.model or args.out / "model.keras"
+    model = helpers.load_model(model_path, how_to_train)
+    if len(model.inputs) != 1 or len(model.input_shape) != 2 or model.output_shape[1:] != (1,):
+        raise helpers.UserError(
+            f"{model_path} takes {model.input_shape} and gives {model.output_shape}; this script "
+            f"needs a model that takes n features and gives one probability; train one with: {how_to_train}")
     n_features = model.input_shape[-1]
     if table.shape[1] not in (n_features, n_features + 1):
         raise helpers.UserError(
@@ -213,6 +209,9 @@ def predict_new_rows(args):
     if table.shape[1] == n_features + 1:
         labels = check_labels(table[:, -1], line_numbers, args.predict)
     probabilities = model.predict(features, verbose=0)[:, 0]
+    if probabilities.min() < 0 or probabilities.max() > 1:
+        raise helpers.UserError(f"{model_path} gives values outside 0..1, not probabilities (a "
+                                f"sigmoid output gives them); train one with: {how_to_train}")
     predicted = (probabilities > 0.5).astype(int)
 
     print(f"   row  probability  predicted{'  label' if labels is not None else ''}")
@@ -231,12 +230,10 @@ def predict_new_rows(args):
     for cells, probability, guess in zip(table, probabilities, predicted):
         # 9 significant digits give back the same 32-bit float the model computed.
         writer.writerow([*(f"{value:.15g}" for value in cells), f"{probability:.9g}", guess])
-    outputs.add_bytes("own_predictions.csv", text.getvalue().encode())
-    saved = outputs.save()
-    print(f"\nSaved in {args.out.resolve()}: {', '.join(saved)}")
+    helpers.save_outputs(args.out, {"own_predictions.csv": text.getvalue()})
 
 
-## Reading CSV files
+## Reading and checking CSV files. A reader of the article may skip this section.
 
 def read_training_csv(path):
     """Features and 0/1 labels from a numeric CSV, label last; a UserError names any bad cell."""

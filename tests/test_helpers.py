@@ -166,18 +166,18 @@ def test_a_redirect_loop_is_one_line(local_server, tmp_path):
     assert files_in(tmp_path) == []
 
 
-def test_outputs_are_all_saved_and_a_file_that_fails_is_named(tmp_path):
+def test_outputs_are_saved_all_or_none_and_the_file_that_fails_is_named(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"old")
     (tmp_path / "b.txt").mkdir()  # a folder where an output belongs
-    outputs = helpers.Outputs(tmp_path)
-    outputs.add_bytes("a.txt", b"a")
-    outputs.add_bytes("b.txt", b"b")
-    outputs.add_json("c.json", {"loss": 0.25})
     with pytest.raises(helpers.UserError) as error:
-        outputs.save()
-    assert "b.txt" in str(error.value) and "saved a.txt, c.json" in str(error.value)
-    assert (tmp_path / "a.txt").read_bytes() == b"a"
+        helpers.save_outputs(tmp_path, {"a.txt": "new", "b.txt": b"b", "c.json": {"loss": 0.25}})
+    assert "b.txt" in str(error.value) and "nothing of this run was saved" in str(error.value)
+    assert (tmp_path / "a.txt").read_bytes() == b"old"
+    assert files_in(tmp_path) == ["a.txt", "b.txt"]  # no c.json, no temporary file left
+    (tmp_path / "b.txt").rmdir()
+    helpers.save_outputs(tmp_path, {"a.txt": "new", "b.txt": b"b", "c.json": {"loss": 0.25}})
     assert (tmp_path / "c.json").read_text() == '{\n  "loss": 0.25\n}\n'
-    assert files_in(tmp_path) == ["a.txt", "b.txt", "c.json"]  # no temporary file left
+    assert files_in(tmp_path) == ["a.txt", "b.txt", "c.json"]
 
 
 def stopping_program(out, stop_during):
@@ -190,17 +190,19 @@ import tutorial_helpers as helpers
 def ctrl_c(*args):
     os.kill(os.getpid(), signal.SIGINT)
 
+class HalfWritten:
+    def savefig(self, path, **options):
+        open(path, "w").write("half")
+        ctrl_c()
+
 def main():
-    outputs = helpers.Outputs({str(out)!r})
-    outputs.add_bytes("a.txt", b"new")
     if {stop_during!r} == "writing":
-        outputs.add("b.txt", lambda path: (open(path, "w").write("half"), ctrl_c()))
+        b = HalfWritten()
     else:
-        outputs.add_bytes("b.txt", b"new")
+        b = b"new"
         real_replace = os.replace
         os.replace = lambda *args: (real_replace(*args), ctrl_c())
-    outputs.add_bytes("c.txt", b"new")
-    outputs.save()
+    helpers.save_outputs({str(out)!r}, {{"a.txt": b"new", "b.txt": b, "c.txt": b"new"}})
 
 helpers.run(main)
 """
