@@ -55,11 +55,11 @@ def parse_args(argv=None):
                         default=Path(__file__).resolve().parent / "data",
                         help="where the download is cached (default: data/ beside this script, "
                         "wherever you run it from)")
-    parser.add_argument("--epochs", type=helpers.positive_int, metavar="N",
+    parser.add_argument("--epochs", type=helpers.whole_number(1), metavar="N",
                         help="passes over the training rows (default: 150; 2 with --quick)")
-    parser.add_argument("--batch-size", type=helpers.positive_int, metavar="N", default=10,
+    parser.add_argument("--batch-size", type=helpers.whole_number(1), metavar="N", default=10,
                         help="rows per weight update (default: %(default)s)")
-    parser.add_argument("--seed", type=helpers.seed_int, metavar="N", default=7,
+    parser.add_argument("--seed", type=helpers.whole_number(0, 2**32 - 1), metavar="N", default=7,
                         help="seed for the split, the weights and the shuffling (default: %(default)s)")
     parser.add_argument("--out", type=Path, metavar="DIR", default=DEFAULT_OUT,
                         help="folder for the model, plots and metrics, in the folder you run from "

@@ -1,24 +1,20 @@
-"""What mnist_dense.py and pima_binary.py both need at the edges of their steps.
+"""What mnist_dense.py and pima_binary.py both need at the edges of their steps; copy it
+along with a script. Only the standard library loads at first, so --help answers at once.
 
-Copy this file along with a script: the scripts use nothing else from this project.
-
-- `run(main)`: a mistake the user can fix (`UserError`), Ctrl-C, SIGTERM or SIGHUP ends in
-  one line, never a traceback; in IPython or Jupyter the interpreter stays alive.
-- `download`: a dataset fetched once into a data folder, checked by SHA-256.
-- `start_keras(seed)`: Keras on TensorFlow, else JAX, else PyTorch, without TensorFlow's
-  start-up log, seeded so that the same seed gives the same numbers.
-- `check_writable`, `save_outputs`: a run's files, written all together at the end or not
-  at all, with the two pictures both scripts draw (the network and its learning curves).
-- `load_model`: a saved model for --predict, or one line that says how to train one.
-
-Only the standard library is imported here at first, so that --help answers at once.
+- run(main): a fixable mistake (UserError) or a stop signal ends in one line, never a
+  traceback; a closed stdout stops the printing, not the work; %run in IPython or Jupyter
+  leaves the interpreter alive.
+- download: a dataset fetched once into a data folder, checked by SHA-256.
+- start_keras(seed): Keras on TensorFlow, else JAX, else PyTorch, quiet and seeded.
+- check_writable, save_outputs: a run's files, all or none, with the two pictures both
+  scripts draw (the network, the learning curves); load_model: a saved model, or how to train one.
 """
 
 import argparse
 import contextlib
+import hashlib
 import http.client
 import importlib.util
-import io
 import json
 import logging
 import os
@@ -33,7 +29,7 @@ from pathlib import Path
 
 READ_TIMEOUT_SECONDS = 30  # a server silent for this long has stopped
 MIN_BYTES_PER_SECOND = 20_000  # a download slower than this on average is given up
-BACKENDS = {"tensorflow": "tensorflow", "jax": '"jax[cpu]"', "torch": "torch"}  # and pip names
+BACKENDS = {"tensorflow": "tensorflow", "jax": '"jax[cpu]"', "torch": "torch"}  # pip names
 
 
 class UserError(Exception):
@@ -46,6 +42,17 @@ def one_line(text, limit=300):
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def whole_number(low, high=None):
+    """An argparse type: a whole number from low to high (no limit when high is None)."""
+    def parse(text):
+        value = int(text)
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(
+                f"must be {low} or more, got {value}" if high is None else f"must be from {low} to {high}, got {value}")
+        return value
+    return parse
+
+
 ## Stopping: one line, never a traceback
 
 _unfinished_files = set()  # temporary outputs and downloads under way: deleted on a stop
@@ -55,72 +62,62 @@ _STOPS = {getattr(signal, name): text for name, text in [
     ("SIGHUP", "stopped (SIGHUP: the terminal closed)")] if hasattr(signal, name)}
 
 
-def _in_ipython():
-    ipython = sys.modules.get("IPython")
-    return ipython is not None and ipython.get_ipython() is not None
+def _ipython():
+    """The running IPython or Jupyter shell, or None."""
+    return sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
 
 
 def run(main):
-    """Call main(); a UserError or a stop signal becomes one line on stderr and an exit code.
-
-    In IPython and Jupyter (%run) the interpreter and its Ctrl-C handler stay as they were.
-    """
-    in_ipython = _in_ipython()
+    """Call main(); a UserError or a stop signal becomes one line on stderr and an exit code."""
+    ipython = _ipython()
     previous = {signum: signal.getsignal(signum) for signum in _STOPS}
-    if not in_ipython:  # a signal the caller ignores (nohup) stays ignored
-        for signum, handler in previous.items():
-            if handler in (signal.default_int_handler, signal.SIG_DFL):
-                signal.signal(signum, _stop_at_once)
-    real_stdout, sys.stdout = sys.stdout, _ClosedStdoutIgnored(sys.stdout)
+    for signum, handler in previous.items():  # a signal the caller ignores (nohup) stays ignored
+        if not ipython and handler in (signal.default_int_handler, signal.SIG_DFL):
+            signal.signal(signum, _stop_at_once)
+    stdout, sys.stdout = sys.stdout, _Stdout(sys.stdout)
     try:
         main()
-    except (UserError, KeyboardInterrupt) as error:
-        _remove_unfinished()
+    except (UserError, KeyboardInterrupt) as error:  # KeyboardInterrupt: only in IPython
+        _remove_unfinished_files()
         line = f"error: {error}" if isinstance(error, UserError) else f"{_STOPS[signal.SIGINT]}: stopped"
-        if in_ipython:
-            print(line, file=sys.stderr)
-            return
-        sys.exit(line if isinstance(error, UserError) else 130)
+        if ipython:  # the user's variables live on; a SystemExit would print a traceback
+            return print(line, file=sys.stderr)
+        sys.exit(line)
     finally:
-        sys.stdout = real_stdout
+        sys.stdout = stdout
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    if not in_ipython:
-        # Leave without the interpreter's teardown, in which TensorFlow takes half a second
-        # to unload, and which would report a closed stdout once more.
+    if not ipython:  # skip the teardown, in which TensorFlow takes half a second to unload
         with contextlib.suppress(OSError):
             sys.stdout.flush()
-        sys.stderr.flush()
         os._exit(0)
 
 
-class _ClosedStdoutIgnored:
-    """stdout that stops printing, not the run, when it is a closed pipe or a full disk."""
+class _Stdout:
+    """stdout that stops printing, not the run, once it is a closed pipe or a full disk, and
+    shows a file name's undecodable bytes as escapes."""
 
     def __init__(self, stream):
-        self._stream, self._closed = stream, False
+        self.stream, self.open = stream, True
 
     def write(self, text):
-        if not self._closed:
-            try:
-                self._stream.write(text.encode(self._stream.encoding or "utf-8", "backslashreplace")
-                                   .decode(self._stream.encoding or "utf-8"))
-            except OSError:  # BrokenPipeError (output | head), ENOSPC (> /dev/full)
-                self._closed = True
+        with contextlib.suppress(OSError):  # BrokenPipeError (| head), ENOSPC (> /dev/full)
+            encoding = self.stream.encoding or "utf-8"
+            self.open and self.stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+            return len(text)
+        self.open = False
         return len(text)
 
     def flush(self):
-        if not self._closed:
-            try:
-                self._stream.flush()
-            except OSError:
-                self._closed = True
+        with contextlib.suppress(OSError):
+            return self.open and self.stream.flush()
+        self.open = False
 
     def __getattr__(self, name):
-        return getattr(self._stream, name)
+        return getattr(self.stream, name)
 
 
-def _remove_unfinished():
+def _remove_unfinished_files():
     for path in list(_unfinished_files):
         with contextlib.suppress(OSError):
             os.remove(path)
@@ -129,34 +126,19 @@ def _remove_unfinished():
 def _stop_at_once(signum, frame):
     # Unwinding a KeyboardInterrupt out of a TensorFlow step can crash the interpreter (seen:
     # "free(): invalid next size"), so delete what is half-written and leave at once.
-    _remove_unfinished()
+    _remove_unfinished_files()
     os.write(_stderr_fd, f"{_STOPS[signum]}: stopped before the end; no output file was left "
                          "half-written\n".encode())
     os._exit(128 + signum)  # the shell's code for a program stopped by that signal
 
 
-def positive_int(text):
-    """An argparse type: a whole number of 1 or more, such as a count of epochs."""
-    if (value := int(text)) < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
-
-
-def seed_int(text):
-    """An argparse type: a seed, which NumPy and Keras take from 0 to 2**32 - 1."""
-    if not 0 <= (value := int(text)) < 2**32:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 4294967295, got {value}")
-    return value
-
-
 ## Downloading
 
 def download(url, sha256, data_dir):
-    """Return the path of url's file in data_dir, downloading it first unless a copy is there.
+    """The path of url's file in data_dir, downloaded first unless a copy with that SHA-256 is there.
 
-    A copy counts only if its SHA-256 matches. The download goes to a temporary name and
-    replaces the file only once its SHA-256 has been checked, so two runs can download at
-    once, and a differing copy of the user's is kept whenever no good file arrives.
+    The download goes to a temporary name and takes the file's name only once its SHA-256
+    matches: two runs can download at once, and a differing copy is replaced only by a good one.
     """
     data_dir = Path(data_dir)
     path = data_dir / url.rsplit("/", 1)[-1]
@@ -195,22 +177,16 @@ def download(url, sha256, data_dir):
 
 
 def _sha256(path):
-    import hashlib
-
-    digest = hashlib.sha256()
     with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.sha256(file.read()).hexdigest()  # datasets of megabytes: read at once
 
 
 def _fetch(url, file):
     """Copy url into file with a progress line; give up on a silent or very slow server."""
     print(f"Downloading {url}")
-    started = time.monotonic()
+    started, received = time.monotonic(), 0
     with urllib.request.urlopen(url, timeout=READ_TIMEOUT_SECONDS) as response:
         total = int(response.headers.get("Content-Length") or 0)
-        received = 0
         while block := response.read1(1 << 16):  # what has arrived, not a full block
             file.write(block)
             received += len(block)
@@ -237,7 +213,7 @@ _CPP_LOG_LINE = re.compile(
 
 
 def start_keras(seed=None):
-    """Import Keras, say which backend it runs on and why, and seed it when seed is given.
+    """Import Keras, say which backend it runs on when not TensorFlow, and seed it.
 
     TF_CPP_MIN_LOG_LEVEL 0 or 1 shows TensorFlow's C++ log; unset, 2 or 3 hide it.
     """
@@ -249,43 +225,40 @@ def start_keras(seed=None):
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     with _cpp_log_hidden() if quiet else contextlib.nullcontext():
         import keras
-        # Keras loads TensorFlow when it is installed, on any backend: let it load while
-        # its start-up log is hidden.
-        if importlib.util.find_spec("tensorflow") is not None:
+        if importlib.util.find_spec("tensorflow"):  # Keras loads it on any backend: quietly
             import tensorflow  # noqa: F401
     if why:
-        print(f"Keras {keras.__version__} on {backend} ({why})")
+        print(f"Keras {keras.__version__} on {backend}: {why}")
     if seed is not None:
         keras.utils.set_random_seed(seed)  # Python's, NumPy's and the backend's generators
         if backend == "tensorflow":
             import tensorflow as tf
 
-            tf.config.experimental.enable_op_determinism()  # same sums in the same order
+            tf.config.experimental.enable_op_determinism()  # the same sums in the same order
     return keras
 
 
 def _choose_backend():
-    """(backend, why it was chosen, or "" for the usual TensorFlow)."""
+    """(backend, why, or "" for TensorFlow): KERAS_BACKEND, keras.json, or what is installed."""
     chosen = os.environ.get("KERAS_BACKEND")
     config = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "keras.json"
-    if not chosen and config.is_file():
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            chosen = json.loads(config.read_text()).get("backend")
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        chosen = chosen or json.loads(config.read_text()).get("backend")
+    if chosen not in BACKENDS and chosen:
+        raise UserError(f"Keras backend {chosen!r} cannot train these networks; set "
+                        "KERAS_BACKEND to tensorflow, jax or torch, or unset it")
+    if chosen and not importlib.util.find_spec(chosen):
+        raise UserError(f"Keras backend {chosen!r} is not installed: install it with pip "
+                        f"install {BACKENDS[chosen]}, or unset KERAS_BACKEND")
     if chosen:
-        if chosen not in BACKENDS:
-            raise UserError(f"Keras backend {chosen!r} cannot train these networks; set "
-                            "KERAS_BACKEND to tensorflow, jax or torch, or unset it")
-        if importlib.util.find_spec(chosen) is None:
-            raise UserError(f"Keras backend {chosen!r} is not installed: install it with pip "
-                            f"install {BACKENDS[chosen]}, or unset KERAS_BACKEND")
         return chosen, "" if chosen == "tensorflow" else "chosen by KERAS_BACKEND or keras.json"
-    for backend in BACKENDS:
-        if importlib.util.find_spec(backend) is not None:
-            python = f"Python {sys.version_info.major}.{sys.version_info.minor}"
-            return backend, "" if backend == "tensorflow" else (
-                f"TensorFlow is not installed for {python}; set KERAS_BACKEND to choose")
-    raise UserError("no Keras backend is installed: pip install tensorflow, or jax[cpu] where "
-                    "TensorFlow has no release for your Python")
+    installed = [name for name in BACKENDS if importlib.util.find_spec(name)]
+    if not installed:
+        raise UserError("no Keras backend is installed: pip install tensorflow (or jax[cpu] "
+                        "where TensorFlow has no release for your Python)")
+    python = f"Python {sys.version_info.major}.{sys.version_info.minor}"
+    return installed[0], "" if installed[0] == "tensorflow" else (
+        f"TensorFlow is not installed for {python}; set KERAS_BACKEND to choose another")
 
 
 @contextlib.contextmanager
@@ -312,27 +285,24 @@ def _cpp_log_hidden():
 ## Writing the outputs, all or none
 
 def check_writable(folder):
-    """Fail now, not after training, if folder cannot be made or written; create nothing."""
+    """Fail now, not after training, if folder cannot be made or written to; create nothing."""
     existing = Path(folder).absolute()
     while not existing.exists():
         existing = existing.parent
     try:
-        if not existing.is_dir():
-            raise NotADirectoryError(f"{existing} is a file")
         tempfile.TemporaryFile(dir=existing).close()
     except OSError as error:
-        raise UserError(f"cannot write outputs to {folder} ({one_line(error, 120)}); "
-                        "choose another with --out")
+        raise UserError(f"cannot write outputs to {folder} ({one_line(error, 120)}); choose another with --out")
 
 
 def save_outputs(folder, files):
-    """Write files {name: what} into folder: all of them, or none and one line that says why.
+    """Write files {name: content} into folder, all or none; a UserError says why it was none.
 
-    What each name holds decides how it is written: a Keras model as model.keras, or as a
-    picture of its layers under a .png name (with Graphviz); a History as its learning
-    curves; a matplotlib figure as a PNG; a dict as JSON; text or bytes as they are. Each
-    file is written under a temporary name first, then all are renamed while stop signals
-    wait, so the folder holds this run's set or the previous run's, never a mix.
+    A Keras model is saved under a .keras name and drawn under a .png name (with Graphviz);
+    a History becomes its learning curves; a matplotlib Figure a PNG; a dict JSON; text and
+    bytes stay as they are. Every file is written under a temporary name, then all are
+    renamed while stop signals wait and no other run renames into folder: the folder holds
+    this run's set or an earlier one's, never a mix.
     """
     folder, temporary, saved = Path(folder), {}, []
     try:
@@ -344,99 +314,81 @@ def save_outputs(folder, files):
             _unfinished_files.add(temporary[name])
             if _write(temporary[name], content):  # False: a picture that cannot be drawn here
                 saved.append(name)
-        with _stop_signals_held(), _folder_locked(folder):  # one run's renames at a time
+        with _renaming_alone(folder):
             for name in saved:
                 os.replace(temporary[name], folder / name)
-    except OSError as error:  # a full disk, say: nothing of this run is kept
-        raise UserError(f"could not write to {folder} ({one_line(error, 160)}); nothing of "
-                        "this run was saved; free some space or choose another --out")
+    except OSError as error:
+        raise UserError(f"could not write to {folder} ({one_line(error, 160)}); nothing of this "
+                        "run was saved; free some space or choose another --out")
     finally:
         for path in temporary.values():
             _unfinished_files.discard(path)
             with contextlib.suppress(OSError):
                 os.remove(path)
     print(f"\nSaved in {folder.absolute()}: {', '.join(saved)}")
-    if _in_ipython() and type(sys.modules["IPython"].get_ipython()).__name__ != "TerminalInteractiveShell":
+    if type(_ipython()).__name__ == "ZMQInteractiveShell":  # Jupyter, Colab: show the pictures
         from IPython.display import Image, display
 
-        for name in saved:
-            if name.endswith(".png"):
-                display(Image(filename=str(folder / name)))  # the notebook shows the pictures
+        for name in (name for name in saved if name.endswith(".png")):
+            display(Image(filename=str(folder / name)))
 
 
 def _write(path, content):
-    """Write content to path as its type says; False when it is a picture that needs Graphviz."""
+    """Write content to path as its type says; False for a drawing that needs Graphviz."""
     if path.endswith(".keras"):
         content.save(path)
     elif hasattr(content, "layers"):  # a model under a .png name: its layers (article E)
-        if shutil.which("dot") is None or importlib.util.find_spec("pydot") is None:
+        if not (shutil.which("dot") and importlib.util.find_spec("pydot")):
             print("network.png not drawn: it needs Graphviz (apt install graphviz, brew "
                   "install graphviz or conda install graphviz) and pip install pydot")
             return False
         import keras
 
-        keras.utils.plot_model(content, to_file=path, show_shapes=True,
-                               show_layer_activations=True, dpi=72)
-    elif hasattr(content, "epoch"):  # the History that fit returns
-        _history_figure(content).savefig(path, format="png", dpi=80)
-    elif hasattr(content, "savefig"):
-        content.savefig(path, format="png", dpi=80)
+        keras.utils.plot_model(content, to_file=path, show_shapes=True, show_layer_activations=True, dpi=72)
+    elif hasattr(content, "savefig") or hasattr(content, "epoch"):  # a Figure; fit's History
+        figure = content if hasattr(content, "savefig") else _curves(content.history, content.model.name)
+        figure.savefig(path, format="png", dpi=80)
     else:
-        if isinstance(content, dict):
-            content = json.dumps(content, indent=2) + "\n"
-        if isinstance(content, str):
-            content = content.encode("utf-8", "surrogateescape")  # file names as they were
-        Path(path).write_bytes(content)
+        content = json.dumps(content, indent=2) + "\n" if isinstance(content, dict) else content
+        Path(path).write_bytes(content.encode("utf-8", "surrogateescape") if isinstance(content, str) else content)
     return True
 
 
-def _history_figure(history):
-    """Loss and accuracy per epoch, training and validation; the best epoch marked."""
+def _curves(history, title):
+    """Loss and accuracy per epoch, training and validation, the lowest validation loss marked."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    curves = history.history
     figure = Figure(figsize=(10, 4), layout="tight")
-    best = 1 + min(range(len(curves["val_loss"])), key=curves["val_loss"].__getitem__)
+    best = 1 + min(range(len(history["val_loss"])), key=history["val_loss"].__getitem__)
     for axis, metric in zip(figure.subplots(1, 2), ["loss", "accuracy"]):
-        epochs = range(1, len(curves[metric]) + 1)
-        axis.plot(epochs, curves[metric], label="training")
-        axis.plot(epochs, curves[f"val_{metric}"], label="validation")
+        epochs = range(1, len(history[metric]) + 1)
+        axis.plot(epochs, history[metric], label="training")
+        axis.plot(epochs, history[f"val_{metric}"], label="validation")
         axis.axvline(best, color="grey", linestyle=":", label=f"lowest validation loss: epoch {best}")
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epoch 1, 2, 3: no 1.5
         axis.set(xlabel="epoch", ylabel=metric)
         axis.legend()
-    figure.suptitle(f"{history.model.name}: learning curves")
+    figure.suptitle(f"{title}: learning curves")
     return figure
 
 
 @contextlib.contextmanager
-def _folder_locked(folder):
-    """Let one run at a time rename its files into folder (where the OS has flock)."""
+def _renaming_alone(folder):
+    """Hold Ctrl-C, SIGTERM and SIGHUP, and other runs' renames into folder, for the block."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, set(_STOPS)) if hasattr(signal, "pthread_sigmask") else None
+    lock = os.open(folder, os.O_RDONLY) if os.name == "posix" else None
     try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    handle = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        if lock is not None:
+            import fcntl
+
+            fcntl.flock(lock, fcntl.LOCK_EX)  # let go when the handle closes
         yield
     finally:
-        os.close(handle)
-
-
-@contextlib.contextmanager
-def _stop_signals_held():
-    """Hold Ctrl-C, SIGTERM and SIGHUP until the block is done (where the OS allows it)."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, set(_STOPS))
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        if lock is not None:
+            os.close(lock)
+        if held is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 ## Loading a saved model

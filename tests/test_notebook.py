@@ -1,0 +1,84 @@
+"""The README's Jupyter cells, run in a real Jupyter kernel: pictures come out inline, a
+mistake is one line, and the kernel lives on with its own Ctrl-C handler."""
+
+import re
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from conftest import ROOT, script_env
+from test_mnist import write_own_npz
+from test_pima import write_own_csv
+
+nbformat = pytest.importorskip("nbformat", reason="nbformat is in requirements-dev.txt")
+nbclient = pytest.importorskip("nbclient", reason="nbclient is in requirements-dev.txt")
+pytest.importorskip("ipykernel", reason="ipykernel is in requirements-dev.txt")
+
+
+def readme_cells():
+    """The code blocks after the <!-- notebook --> marker, up to the next section."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("<!-- notebook -->", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+def draw_a_one(path):
+    image = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(image).line([(100, 30), (100, 170)], fill=0, width=14)
+    image.save(path)
+
+
+def outputs_of(cell):
+    return [output for output in cell.get("outputs", [])]
+
+
+def text_of(cell, stream):
+    return "".join(output.get("text", "") for output in outputs_of(cell)
+                   if output.get("output_type") == "stream" and output.get("name") == stream)
+
+
+def images_in(cell):
+    return [output for output in outputs_of(cell) if "image/png" in output.get("data", {})]
+
+
+def test_the_readme_notebook_cells_run_in_a_jupyter_kernel_show_pictures_and_keep_it_alive(tmp_path):
+    work = tmp_path / "notebook"
+    work.mkdir()
+    for name in ["mnist_dense.py", "pima_binary.py", "tutorial_helpers.py", "requirements.txt"]:
+        shutil.copy(ROOT / name, work / name)
+    npz, csv = write_own_npz(tmp_path / "digits.npz"), write_own_csv(tmp_path / "patients.csv")
+    draw_a_one(work / "my_digit.jpg")
+    cells = readme_cells()
+    assert len(cells) >= 4, "the README's notebook section lost its cells"
+    # No internet here: the training cells read the same kind of data from local files.
+    cells = [cell.replace("mnist_dense.py --quick", f"mnist_dense.py --quick --data {npz}")
+                 .replace("pima_binary.py --quick", f"pima_binary.py --quick --data {csv}") for cell in cells]
+    checks = ["import signal; print('handler', signal.getsignal(signal.SIGINT))",
+              "%run pima_binary.py --data no-such-file.csv",
+              "print('still alive'); import signal; print('handler', signal.getsignal(signal.SIGINT))"]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in checks[:1] + cells + checks[1:]])
+    client = nbclient.NotebookClient(notebook, timeout=900, kernel_name="python3",
+                                     resources={"metadata": {"path": str(work)}})
+    with client.setup_kernel(env=script_env()):
+        for index, cell in enumerate(notebook.cells):
+            client.execute_cell(cell, index)  # raises CellExecutionError on a traceback
+
+    handler_before = text_of(notebook.cells[0], "stdout")
+    mistake, alive = notebook.cells[-2], notebook.cells[-1]
+    assert "still alive" in text_of(alive, "stdout")
+    assert text_of(alive, "stdout").splitlines()[-1] == handler_before.strip()  # its own Ctrl-C handler again
+    assert text_of(mistake, "stderr").strip().splitlines() == [
+        "error: no-such-file.csv does not exist; check the path"]
+    assert not [output for output in outputs_of(mistake) if output.get("output_type") == "error"]
+
+    run_cells = [cell for cell in notebook.cells if "%run mnist_dense.py --quick" in cell.source]
+    assert len(images_in(run_cells[0])) >= 6  # samples, history, confusion, predictions, mistakes...
+    assert (work / "outputs" / "mnist_dense" / "model.keras").is_file()
+    assert (work / "outputs" / "pima_binary" / "metrics.json").is_file()
+    predicted = [cell for cell in notebook.cells if "--predict" in cell.source]
+    assert predicted and images_in(predicted[-1]), "own_predictions.png was not shown"
+    rows = (work / "outputs" / "mnist_dense" / "own_predictions.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[1].startswith("my_digit.jpg,")
+    assert np.isclose(sum(float(p) for p in rows[1].split(",")[3:]), 1, atol=1e-3)
