@@ -18,6 +18,7 @@ sys.path.insert(0, str(ROOT))
 # Real datasets and photos live outside the project (never committed); the variables point elsewhere.
 SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
 OWN_DIGITS = Path(os.environ.get("OWN_DIGITS_DIR", ROOT.parent / "shared" / "own_digits"))
+LICENSED_DIGITS = Path(os.environ.get("LICENSED_DIGITS_DIR", ROOT.parent / "shared" / "own_digits_licensed"))
 
 # What the caller exported must not change what a script prints: the scripts get their own
 # environment. An empty KERAS_HOME keeps a ~/.keras/keras.json of the caller's out.
@@ -96,10 +97,12 @@ def shared_file(name):
     return path
 
 
-def own_digit_files():
-    files = sorted(OWN_DIGITS.glob("[0-9]_*.*")) if OWN_DIGITS.is_dir() else []
+def own_digit_files(folder=OWN_DIGITS):
+    """Real handwritten digits, the label first in each file name: OWN_DIGITS or LICENSED_DIGITS."""
+    files = sorted(folder.glob("[0-9]_*.*")) if folder.is_dir() else []
     if not files:
-        pytest.skip(f"the handwritten digits in {OWN_DIGITS} are absent (set OWN_DIGITS_DIR)")
+        variable = "OWN_DIGITS_DIR" if folder == OWN_DIGITS else "LICENSED_DIGITS_DIR"
+        pytest.skip(f"the handwritten digits in {folder} are absent (set {variable})")
     return files
 
 

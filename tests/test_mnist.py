@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import tutorial_helpers as helpers
-from conftest import (assert_one_line_error, own_digit_files, run_ok, run_script,
+from conftest import (LICENSED_DIGITS, OWN_DIGITS, assert_one_line_error, own_digit_files, run_ok, run_script,
                       shared_file)
 
 PICTURES = ["samples.png", "history.png", "predictions.png", "mistakes.png", "confusion.png"]
@@ -90,9 +90,9 @@ def share_read_right(model, images, labels):
     return float(np.mean(predicted == np.array(labels)))
 
 
-def own_digits_read_by(model_folder, out):
-    """Run --predict on the real handwritten digits; the share read right, from its CSV."""
-    files = own_digit_files()
+def own_digits_read_by(model_folder, out, folder=OWN_DIGITS):
+    """Run --predict on real handwritten digits; the share read right, from its CSV."""
+    files = own_digit_files(folder)
     result = run_ok("mnist_dense.py", "--predict", *files, "--model", model_folder / "model.keras",
                     "--out", out)
     with open(out / "own_predictions.csv", newline="") as file:
@@ -125,6 +125,9 @@ def test_default_network_on_real_digits_reaches_94_percent_and_reads_handwriting
     # Squeezed to 28x28 as they are, the same images are read no better than by chance
     # (measured: 7 of 55): the preparation is what reads them.
     assert naive_share(tmp_path, files) <= share - 0.4
+    share, files = own_digits_read_by(tmp_path, tmp_path / "licensed", LICENSED_DIGITS)
+    assert share >= 0.85, share  # measured: 35 of 40
+    assert naive_share(tmp_path, files) <= share - 0.4  # measured: 7 of 40
 
 
 @pytest.mark.parametrize("network, parameters", [
@@ -150,6 +153,9 @@ def test_full_mnist_reaches_97_5_percent_and_reads_real_handwriting(tmp_path):
     share, files = own_digits_read_by(tmp_path, tmp_path / "own")
     assert share >= 0.90, share  # measured: 52 of 55, 0.945
     assert naive_share(tmp_path, files) <= share - 0.4  # measured: 11 of 55
+    share, files = own_digits_read_by(tmp_path, tmp_path / "licensed", LICENSED_DIGITS)
+    assert share >= 0.90, share  # measured: 38 of 40
+    assert naive_share(tmp_path, files) <= share - 0.4  # measured: 6 of 40
 
 
 def blank_image(tmp_path):
