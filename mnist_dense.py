@@ -22,6 +22,7 @@ history.png, confusion.png, predictions.png, mistakes.png; --predict: own_predic
 
 import argparse
 import csv
+import importlib.util
 import io
 import sys
 import time
@@ -38,6 +39,7 @@ DATA_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.np
 DATA_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 NPZ_KEYS = ["x_train", "y_train", "x_test", "y_test"]
 MIN_TRAINING_DIGITS = 20
+PATIENCE = 2  # epochs without a lower validation loss before --early-stop stops (benchmarks/README.md)
 DEFAULT_OUT = Path("outputs/mnist_dense")
 MAX_DRAWN = 32  # own digits in own_predictions.png; the CSV has them all
 
@@ -74,6 +76,11 @@ def parse_args(argv=None):
                         "from (default: %(default)s)")
     parser.add_argument("--quick", action="store_true",
                         help="train on 2,000 digits and test on 500: a smoke test of a few seconds")
+    parser.add_argument("--early-stop", action="store_true",
+                        help=f"stop once the validation loss has not fallen for {PATIENCE} epochs, and "
+                        "keep the weights of the epoch where it was lowest (default: train every epoch)")
+    parser.add_argument("--tensorboard", type=Path, metavar="DIR",
+                        help="write TensorBoard logs into a new folder in DIR; watch with: tensorboard --logdir DIR")
     parser.add_argument("--predict", type=Path, nargs="+", metavar="IMAGE",
                         help="no training: read these PNG or JPEG images of digits with the saved model")
     parser.add_argument("--model", type=Path, metavar="FILE",
@@ -83,7 +90,10 @@ def parse_args(argv=None):
     parser.add_argument("--port", type=helpers.whole_number(0, 65535), metavar="N", default=8000,
                         help="the port --draw serves on, on 127.0.0.1 only (default: %(default)s; "
                         "0 picks a free one)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.tensorboard and not (importlib.util.find_spec("tensorflow") and importlib.util.find_spec("tensorboard")):
+        parser.error("--tensorboard needs TensorFlow and TensorBoard: pip install tensorflow tensorboard")
+    return args
 
 
 def main(argv=None):
@@ -166,9 +176,18 @@ def main(argv=None):
         fit_data = dict(x=tf.data.Dataset.from_tensor_slices((x_fit, y_fit)).shuffle(
             len(x_fit), seed=args.seed).batch(batch_size).prefetch(2), shuffle=False)
     started = time.perf_counter()
-    history = model.fit(**fit_data, validation_data=(x_val, y_val), validation_batch_size=1024,
+    callbacks = []
+    if args.early_stop:  # the next lesson: stop where the validation curve is best
+        callbacks.append(keras.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=True))
+    if args.tensorboard:  # one folder per run, so that TensorBoard can compare runs
+        callbacks.append(keras.callbacks.TensorBoard(args.tensorboard / f"{model.name}-seed{args.seed}"
+                                                     f"{'-early-stop' if args.early_stop else ''}-{time.strftime('%Y%m%d-%H%M%S')}"))
+    history = model.fit(**fit_data, validation_data=(x_val, y_val), callbacks=callbacks, validation_batch_size=1024,
                         epochs=epochs, verbose=1 if sys.stdout.isatty() else 2)  # 2: a line an epoch
     fit_seconds = time.perf_counter() - started
+    best_epoch = 1 + int(np.argmin(history.history["val_loss"]))
+    print(f"Trained {len(history.epoch)} of {epochs} epochs; the validation loss was lowest after epoch "
+          f"{best_epoch}" + (", whose weights were kept" if args.early_stop else ""))
 
     ## 7. Evaluate on the test set
     # The training accuracy is Keras's own figure for the last epoch, as articles D and E read it.
@@ -202,7 +221,9 @@ def main(argv=None):
             "test_loss": test_loss, "train_accuracy": history.history["accuracy"][-1],
             "epochs": epochs, "batch_size": batch_size, "seed": args.seed,
             "n_train": len(x_train), "n_validation": len(x_val), "n_test": len(x_test),
-            "fit_seconds": round(fit_seconds, 2), "confusion_matrix": confusion.tolist()}})
+            "fit_seconds": round(fit_seconds, 2),
+            "best_epoch": best_epoch, "epochs_trained": len(history.epoch),
+            "val_loss": history.history["val_loss"], "confusion_matrix": confusion.tolist()}})
     print(f"Read a digit of your own with it: python {Path(__file__).name} --predict IMAGE.jpg"
           + ("" if args.out == DEFAULT_OUT else f" --out {args.out}"))
 

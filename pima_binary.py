@@ -25,6 +25,7 @@ Writes to --out: model.keras, metrics.json, history.png and network.png (with Gr
 
 import argparse
 import csv
+import importlib.util
 import io
 import sys
 import time
@@ -39,7 +40,9 @@ DATA_SHA256 = "6bfe5d0f379d17a0e0819b996407e3c09bf80febd4287f2ed212190dfff154af"
 TEST_FRACTION = 0.2  # rows held out for the final, honest accuracy
 VALIDATION_FRACTION = 0.2  # of the training rows, to draw validation curves while fitting
 MIN_ROWS = 10
+MISSING = {"", "na", "n/a", "nan", "null", "none", "?", "-"}  # marks of a missing value, not names
 LARGEST_VALUE = 1e18  # the network computes in 32-bit floats, whose squares overflow at 1.8e19
+PATIENCE = 20  # epochs without a lower validation loss before --early-stop stops (benchmarks/README.md)
 DEFAULT_OUT = Path("outputs/pima_binary")
 
 
@@ -65,12 +68,20 @@ def parse_args(argv=None):
                         help="folder for the model, plots and metrics, in the folder you run from "
                         "(default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help="train for 2 epochs: a smoke test")
+    parser.add_argument("--early-stop", action="store_true",
+                        help=f"stop once the validation loss has not fallen for {PATIENCE} epochs, and "
+                        "keep the weights of the epoch where it was lowest (default: train every epoch)")
+    parser.add_argument("--tensorboard", type=Path, metavar="DIR",
+                        help="write TensorBoard logs into a new folder in DIR; watch with: tensorboard --logdir DIR")
     parser.add_argument("--predict", type=Path, metavar="ROWS.csv",
                         help="no training: predict these rows with the saved model; each row holds "
                         "the features in the training order, optionally followed by the 0/1 label")
     parser.add_argument("--model", type=Path, metavar="FILE",
                         help="the model --predict uses (default: model.keras in --out)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.tensorboard and not (importlib.util.find_spec("tensorflow") and importlib.util.find_spec("tensorboard")):
+        parser.error("--tensorboard needs TensorFlow and TensorBoard: pip install tensorflow tensorboard")
+    return args
 
 
 def main(argv=None):
@@ -134,9 +145,18 @@ def main(argv=None):
         fit_data = dict(x=tf.data.Dataset.from_tensor_slices((x_fit, y_fit)).shuffle(
             len(x_fit), seed=args.seed).batch(args.batch_size).prefetch(2), shuffle=False)
     started = time.perf_counter()
-    history = model.fit(**fit_data, validation_data=(x_val, y_val), epochs=epochs,
+    callbacks = []
+    if args.early_stop:  # the next lesson: stop where the validation curve is best
+        callbacks.append(keras.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=True))
+    if args.tensorboard:  # one folder per run, so that TensorBoard can compare runs
+        callbacks.append(keras.callbacks.TensorBoard(args.tensorboard / f"{model.name}-seed{args.seed}"
+                                                     f"{'-early-stop' if args.early_stop else ''}-{time.strftime('%Y%m%d-%H%M%S')}"))
+    history = model.fit(**fit_data, validation_data=(x_val, y_val), callbacks=callbacks, epochs=epochs,
                         verbose=1 if sys.stdout.isatty() else 2)  # 2: one line an epoch
     fit_seconds = time.perf_counter() - started
+    best_epoch = 1 + int(np.argmin(history.history["val_loss"]))
+    print(f"Trained {len(history.epoch)} of {epochs} epochs; the validation loss was lowest after epoch "
+          f"{best_epoch}" + (", whose weights were kept" if args.early_stop else ""))
 
     ## 5. Evaluate the model
     # Accuracy on the training rows is what the article prints; accuracy on the held-out
@@ -180,7 +200,9 @@ def main(argv=None):
             "baseline_accuracy": baseline_accuracy, "confusion_matrix": confusion.tolist(),
             "precision": precision, "recall": recall, "epochs": epochs,
             "batch_size": args.batch_size, "seed": args.seed, "n_train": len(y_train),
-            "n_validation": n_val, "n_test": len(y_test), "fit_seconds": round(fit_seconds, 2)}})
+            "n_validation": n_val, "n_test": len(y_test), "fit_seconds": round(fit_seconds, 2),
+            "best_epoch": best_epoch, "epochs_trained": len(history.epoch),
+            "val_loss": history.history["val_loss"]}})
     print(f"Predict new rows with it: python {Path(__file__).name} --predict ROWS.csv"
           + ("" if args.out == DEFAULT_OUT else f" --out {args.out}"))
 
@@ -272,9 +294,15 @@ def read_table(path, label_last=False):
     except UnicodeDecodeError as error:
         raise helpers.UserError(f"{path} is not UTF-8 text (byte {data[error.start]:#x} at offset "
                                 f"{error.start}); save or convert it as UTF-8 and try again")
-    lines = [(number, line.split(",")) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    # Commas, as the article's files have them; a semicolon or tab file is read too, as is a
+    # quoted cell ("6"). A first row counts as a header only when no cell is a number or a
+    # mark of a missing value (NA), so that a typo in the first data row is reported.
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    separator = next((mark for mark in ",;\t" if mark in first), ",")
+    lines = [(number, cells) for number, cells in enumerate(csv.reader(text.splitlines(), delimiter=separator), 1)
+             if any(cell.strip() for cell in cells)]
     header = None
-    if lines and not any(is_number(cell) for cell in lines[0][1]):
+    if lines and not any(is_number(cell) or cell.strip().lower() in MISSING for cell in lines[0][1]):
         header = [cell.strip() for cell in lines[0][1]]
         lines = lines[1:]
     if header and lines and len(header) != len(lines[0][1]):
@@ -304,9 +332,9 @@ def read_table(path, label_last=False):
 
 
 def is_number(cell):
-    """True for a finite number such as 6, 0.627 or 1e3; not for text, NaN or infinity."""
+    """True for a finite number such as 6, 0.627 or 1e3; not for text, NaN, infinity or 1_000."""
     try:
-        return np.isfinite(float(cell))
+        return "_" not in cell and np.isfinite(float(cell))
     except ValueError:
         return False
 
