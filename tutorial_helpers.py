@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import warnings
 from pathlib import Path
 
 READ_TIMEOUT_SECONDS = 30  # a server silent for this long has stopped
@@ -218,6 +219,8 @@ def start_keras(seed=None):
     TF_CPP_MIN_LOG_LEVEL 0 or 1 shows TensorFlow's C++ log; unset, 2 or 3 hide it.
     """
     logging.getLogger("matplotlib").setLevel(logging.ERROR)  # a font cache it cannot write
+    # JAX 0.12 warns each time it computes NumPy's 64-bit data in 32 bits, as Keras asks.
+    warnings.filterwarnings("ignore", "Explicitly requested dtype", UserWarning)
     backend, why = _choose_backend()
     os.environ["KERAS_BACKEND"] = backend
     quiet = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "") in ("", "2", "3")
@@ -228,7 +231,7 @@ def start_keras(seed=None):
         if importlib.util.find_spec("tensorflow"):  # Keras loads it on any backend: quietly
             import tensorflow  # noqa: F401
     if why:
-        print(f"Keras {keras.__version__} on {backend}: {why}")
+        print(f"Keras backend: {backend} ({why})")
     if seed is not None:
         keras.utils.set_random_seed(seed)  # Python's, NumPy's and the backend's generators
         if backend == "tensorflow":
@@ -242,8 +245,10 @@ def _choose_backend():
     """(backend, why, or "" for TensorFlow): KERAS_BACKEND, keras.json, or what is installed."""
     chosen = os.environ.get("KERAS_BACKEND")
     config = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "keras.json"
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        chosen = chosen or json.loads(config.read_text()).get("backend")
+    if not chosen:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            chosen = json.loads(config.read_text()).get("backend")
+        chosen = None if chosen == "tensorflow" else chosen  # Keras writes that one there itself
     if chosen not in BACKENDS and chosen:
         raise UserError(f"Keras backend {chosen!r} cannot train these networks; set "
                         "KERAS_BACKEND to tensorflow, jax or torch, or unset it")
@@ -251,14 +256,14 @@ def _choose_backend():
         raise UserError(f"Keras backend {chosen!r} is not installed: install it with pip "
                         f"install {BACKENDS[chosen]}, or unset KERAS_BACKEND")
     if chosen:
-        return chosen, "" if chosen == "tensorflow" else "chosen by KERAS_BACKEND or keras.json"
+        return chosen, "" if chosen == "tensorflow" else "set by KERAS_BACKEND or keras.json"
     installed = [name for name in BACKENDS if importlib.util.find_spec(name)]
     if not installed:
-        raise UserError("no Keras backend is installed: pip install tensorflow (or jax[cpu] "
-                        "where TensorFlow has no release for your Python)")
+        raise UserError('no Keras backend is installed: pip install tensorflow, or pip install '
+                        '"jax[cpu]" where TensorFlow has no release for your Python')
     python = f"Python {sys.version_info.major}.{sys.version_info.minor}"
     return installed[0], "" if installed[0] == "tensorflow" else (
-        f"TensorFlow is not installed for {python}; set KERAS_BACKEND to choose another")
+        f"TensorFlow is not installed for {python}; set KERAS_BACKEND to choose")
 
 
 @contextlib.contextmanager
