@@ -166,7 +166,8 @@ def main(argv=None):
     # random 5% of the training digits validates instead (not the last 5%: MNIST's training
     # digits are not in random order).
     held_back = np.random.default_rng(args.seed).permutation(len(x_train)) < round(0.05 * len(x_train))
-    x_fit, y_fit, x_val, y_val = x_train[~held_back], train_targets[~held_back], x_train[held_back], train_targets[held_back]
+    x_fit, y_fit = x_train[~held_back], train_targets[~held_back]
+    x_val, y_val = x_train[held_back], train_targets[held_back]
     fit_data = dict(x=x_fit, y=y_fit, batch_size=batch_size, shuffle=True)
     if keras.backend.backend() == "tensorflow":
         # Keras 3.15 on TensorFlow shuffles NumPy arrays the same way every epoch once a seed
@@ -175,15 +176,15 @@ def main(argv=None):
 
         fit_data = dict(x=tf.data.Dataset.from_tensor_slices((x_fit, y_fit)).shuffle(
             len(x_fit), seed=args.seed).batch(batch_size).prefetch(2), shuffle=False)
-    started = time.perf_counter()
     callbacks = []
-    if args.early_stop:  # the next lesson: stop where the validation curve is best
+    if args.early_stop:  # stop where the validation curve is best, and keep that epoch's weights
         callbacks.append(keras.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=True))
-    if args.tensorboard:  # one folder per run, so that TensorBoard can compare runs
-        callbacks.append(keras.callbacks.TensorBoard(args.tensorboard / f"{model.name}-seed{args.seed}"
-                                                     f"{'-early-stop' if args.early_stop else ''}-{time.strftime('%Y%m%d-%H%M%S')}"))
-    history = model.fit(**fit_data, validation_data=(x_val, y_val), callbacks=callbacks, validation_batch_size=1024,
-                        epochs=epochs, verbose=1 if sys.stdout.isatty() else 2)  # 2: a line an epoch
+    if args.tensorboard:  # a folder per run, so that TensorBoard shows runs side by side
+        run = f"{model.name}-seed{args.seed}{'-early-stop' * args.early_stop}-{time.strftime('%Y%m%d-%H%M%S')}"
+        callbacks.append(keras.callbacks.TensorBoard(args.tensorboard / run))
+    started = time.perf_counter()
+    history = model.fit(**fit_data, validation_data=(x_val, y_val), validation_batch_size=1024, epochs=epochs,
+                        callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)  # 2: a line an epoch
     fit_seconds = time.perf_counter() - started
     best_epoch = 1 + int(np.argmin(history.history["val_loss"]))
     print(f"Trained {len(history.epoch)} of {epochs} epochs; the validation loss was lowest after epoch "

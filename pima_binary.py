@@ -144,13 +144,13 @@ def main(argv=None):
 
         fit_data = dict(x=tf.data.Dataset.from_tensor_slices((x_fit, y_fit)).shuffle(
             len(x_fit), seed=args.seed).batch(args.batch_size).prefetch(2), shuffle=False)
-    started = time.perf_counter()
     callbacks = []
-    if args.early_stop:  # the next lesson: stop where the validation curve is best
+    if args.early_stop:  # stop where the validation curve is best, and keep that epoch's weights
         callbacks.append(keras.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=True))
-    if args.tensorboard:  # one folder per run, so that TensorBoard can compare runs
-        callbacks.append(keras.callbacks.TensorBoard(args.tensorboard / f"{model.name}-seed{args.seed}"
-                                                     f"{'-early-stop' if args.early_stop else ''}-{time.strftime('%Y%m%d-%H%M%S')}"))
+    if args.tensorboard:  # a folder per run, so that TensorBoard shows runs side by side
+        run = f"{model.name}-seed{args.seed}{'-early-stop' * args.early_stop}-{time.strftime('%Y%m%d-%H%M%S')}"
+        callbacks.append(keras.callbacks.TensorBoard(args.tensorboard / run))
+    started = time.perf_counter()
     history = model.fit(**fit_data, validation_data=(x_val, y_val), callbacks=callbacks, epochs=epochs,
                         verbose=1 if sys.stdout.isatty() else 2)  # 2: one line an epoch
     fit_seconds = time.perf_counter() - started
