@@ -74,7 +74,8 @@ def test_ink_only_in_the_alpha_channel_is_read():
     assert_same_digit(prepare_digit(white_drawing), prepare_digit(seven()))
 
 
-@pytest.mark.parametrize("orientation, stored_as", [(6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270)])
+@pytest.mark.parametrize("orientation, stored_as", [(6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270)],
+                         ids=["orientation 6", "orientation 8"])
 def test_a_photo_stored_sideways_with_an_exif_orientation_is_read_upright(tmp_path, orientation, stored_as):
     """Phones store a photo as the sensor saw it and an EXIF tag saying how to turn it."""
     upright = seven(canvas=(1600, 1600)).convert("RGB")

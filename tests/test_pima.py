@@ -69,7 +69,7 @@ def test_quick_run_on_own_csv_writes_a_model_that_predicts_as_the_run_did(tmp_pa
     assert abs(test_loss - metrics["test_loss"]) < 1e-5
 
 
-def test_default_run_on_the_real_csv_reaches_the_articles_accuracy_beside_its_baseline(tmp_path):
+def test_default_run_on_the_real_csv_scales_inside_the_model_and_beats_its_baseline(tmp_path):
     """Default settings, and the data found in --data-dir as if downloaded earlier."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -158,7 +158,7 @@ def printed_table(stdout, labels):
     return rows
 
 
-def test_predict_new_rows_gives_exactly_what_the_model_gives(tmp_path, trained_model):
+def test_predict_new_rows_shows_and_writes_what_the_model_gives_with_labels_and_wrong_marks(tmp_path, trained_model):
     out = tmp_path / "out"
     out.mkdir()
     shutil.copy(trained_model, out)  # where --predict looks by default: model.keras in --out

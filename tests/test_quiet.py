@@ -95,7 +95,7 @@ def run_ok_reporting_the_backend(script, *args, env):
 
 @pytest.mark.parametrize("name", ["jax", "torch"])
 @pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])
-def test_quick_runs_on_other_backends_are_quiet_and_reproducible(tmp_path, script, name):
+def test_quick_runs_on_other_backends_really_run_there_quiet_and_reproducible(tmp_path, script, name):
     env = backend(name)
     data = own_data(script, tmp_path)
     result = run_ok(script, "--quick", "--epochs", 2, "--data", data, "--out", tmp_path / "first", env=env)
