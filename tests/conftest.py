@@ -1,7 +1,11 @@
 """Fixtures shared by the tests: running a script as a user does, real data, a local server."""
 
+import contextlib
 import http.server
 import os
+import selectors
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -56,9 +60,9 @@ def run_patched(settings, *command, env=None, timeout=300):
         capture_output=True, text=True, timeout=timeout, env=env or script_env())
 
 
-def run_ok(script, *args, env=None):
+def run_ok(script, *args, env=None, **popen):
     """Run a script that should succeed: exit 0 and nothing at all on stderr."""
-    result = run_script(script, *args, env=env)
+    result = run_script(script, *args, env=env, **popen)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr == ""  # no traceback, no TensorFlow log, no warning
     return result
@@ -79,15 +83,58 @@ def assert_one_line_error(result, *expected, code=1):
 
 
 def wait_for_line(process, text, seconds=300):
-    """Read the process's stdout until a line holds text; the lines read so far."""
+    """Read the process's stdout until a line holds text; the lines read so far.
+
+    The deadline holds even if the process goes silent. Only what has arrived is read: the
+    rest stays in the pipe, so a process that writes more than the pipe holds waits for the
+    test to read on (test_stops relies on this). The process must have been started with
+    stdout=PIPE, and its stdout read only through this function until communicate().
+    """
     deadline = time.monotonic() + seconds
+    unread = getattr(process, "unread_stdout", b"")
     lines = []
-    for line in process.stdout:
-        lines.append(line)
-        if text in line or time.monotonic() > deadline:
-            break
-    assert any(text in line for line in lines), "".join(lines[-30:])
-    return lines
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout.fileno(), selectors.EVENT_READ)
+        while True:
+            while b"\n" in unread:
+                line, unread = unread.split(b"\n", 1)
+                lines.append(line.decode(errors="replace") + "\n")
+                if text in lines[-1]:
+                    process.unread_stdout = unread
+                    return lines
+            left = deadline - time.monotonic()
+            chunk = os.read(process.stdout.fileno(), 4096) if left > 0 and selector.select(left) else None
+            if not chunk:  # the deadline passed (None), or the process closed its stdout (b"")
+                break
+            unread += chunk
+    process.kill()
+    _, stderr = process.communicate(timeout=30)
+    ending = "went silent" if chunk is None else "ended"
+    raise AssertionError(f"no line with {text!r}: the process {ending} (within {seconds} s); its last "
+                         f"lines:\n{''.join(lines[-30:])}{unread.decode(errors='replace')}\nstderr:\n{stderr[-3000:]}")
+
+
+@pytest.fixture
+def start_process():
+    """Popen for a test: the processes it starts end with the test, whatever happens in it.
+
+    start_process(command, ...) starts command with stdout and stderr piped, in a session
+    of its own; when the test ends, any of them still running is killed with its children.
+    """
+    started = []
+
+    def start(command, env=None, **popen):
+        process = subprocess.Popen([*map(str, command)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, env=env or script_env(), start_new_session=True, **popen)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:  # still ours to stop: not yet reaped, so the id is its own
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # its session's group: it and any child
+        process.communicate()
 
 
 def shared_file(name):
@@ -111,13 +158,26 @@ class LocalServer:
 
     `cut_after[name] = n` sends a full Content-Length but closes the connection after n bytes;
     `pause[name] = s` waits s seconds between chunks of 100 bytes; `redirect[name] = target`
-    answers with a redirect to /target.
+    answers with a redirect to /target; `together[name] = n` holds each request for name
+    until n of them are in flight, then answers them all (after 60 s of waiting, it answers
+    503 and counts the name in `not_together`).
     """
 
     def __init__(self):
-        self.files, self.cut_after, self.pause, self.redirect = {}, {}, {}, {}
-        self.requests = []
+        self.files, self.cut_after, self.pause, self.redirect, self.together = {}, {}, {}, {}, {}
+        self.requests, self.not_together = [], []
+        barriers, barriers_lock = {}, threading.Lock()
         server = self
+
+        def wait_for_the_others(name):
+            with barriers_lock:
+                barrier = barriers.setdefault(name, threading.Barrier(server.together[name]))
+            try:
+                barrier.wait(timeout=60)
+                return True
+            except threading.BrokenBarrierError:
+                server.not_together.append(name)
+                return False
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
@@ -131,6 +191,9 @@ class LocalServer:
                     return
                 if name not in server.files:
                     self.send_error(404)
+                    return
+                if name in server.together and not wait_for_the_others(name):
+                    self.send_error(503, "the other requests did not come")
                     return
                 body = server.files[name]
                 self.send_response(200)
@@ -169,3 +232,15 @@ def local_server():
     server = LocalServer()
     yield server
     server.close()
+
+
+@pytest.fixture
+def closed_port():
+    """A port on 127.0.0.1 that refuses connections for the whole test.
+
+    A socket bound to it but not listening holds it: a connection is refused at once, and no
+    other process can start listening there meanwhile.
+    """
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield holder.getsockname()[1]

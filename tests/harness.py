@@ -2,10 +2,13 @@
 
     python tests/harness.py pima_binary.DATA_URL='"http://127.0.0.1:8000/x.csv"' -- pima_binary.py --quick
     python tests/harness.py -- download URL SHA256 DATA_DIR
+    python tests/harness.py --report-backend -- pima_binary.py --quick
 
 The tests use it to point the scripts' downloads at a server on 127.0.0.1 that they start,
 and to shorten the download time-outs. The run goes through tutorial_helpers.run, as a
-script's own does: one line for a UserError, the same exit codes.
+script's own does: one line for a UserError, the same exit codes. --report-backend: once
+main() has returned, a last line on stdout names the backend the script's Keras ran on,
+"harness: keras backend NAME".
 """
 
 import ast
@@ -18,7 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import tutorial_helpers as helpers  # noqa: E402
 
 separator = sys.argv.index("--")
-for setting in sys.argv[1:separator]:
+settings = sys.argv[1:separator]
+report_backend = "--report-backend" in settings
+for setting in [setting for setting in settings if setting != "--report-backend"]:
     target, value = setting.split("=", 1)
     module_name, name = target.rsplit(".", 1)
     setattr(importlib.import_module(module_name), name, ast.literal_eval(value))
@@ -27,4 +32,11 @@ if command[0] == "download":
     helpers.run(lambda: print("downloaded", helpers.download(*command[1:])))
 else:
     script = importlib.import_module(Path(command[0]).stem)
-    helpers.run(lambda: script.main(command[1:]))
+
+    def main():
+        script.main(command[1:])
+        if report_backend:  # the Keras the script imported, whichever way it did
+            keras = sys.modules.get("keras")
+            print(f"harness: keras backend {keras.backend.backend() if keras else 'none: not imported'}")
+
+    helpers.run(main)

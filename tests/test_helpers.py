@@ -2,24 +2,20 @@
 and outputs that appear whole or not at all."""
 
 import hashlib
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
 import tutorial_helpers as helpers
-from conftest import HARNESS, ROOT, assert_one_line_error, run_patched, script_env
+from conftest import HARNESS, ROOT, assert_one_line_error, run_patched, script_env, wait_for_line
 
 BODY = b"6,148,72,35,0,33.6,0.627,50,1\n" * 2000
 SHA256 = hashlib.sha256(BODY).hexdigest()
-
-
-def closed_port():
-    with socket.socket() as probe:  # a port on which nothing listens
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def files_in(folder):
@@ -62,17 +58,46 @@ def test_connection_cut_half_way_leaves_no_file_and_next_run_downloads_again(loc
     assert local_server.requests == ["table.csv", "table.csv"]
 
 
-def test_corrupted_copy_in_data_dir_is_replaced_once_a_good_one_has_arrived(local_server, tmp_path):
+def serve_differently(local_server, how):
+    """The server's side of a download, done `how`; the URL."""
     local_server.files["table.csv"] = BODY
-    (tmp_path / "table.csv").write_bytes(BODY[:100])
+    if how == "cut half-way":
+        local_server.cut_after["table.csv"] = len(BODY) // 2
+    elif how == "another file":
+        local_server.files["table.csv"] = BODY.replace(b"50", b"51")
+    return f"{local_server.url}/table.csv"
+
+
+@pytest.mark.parametrize("how", ["cut half-way", "another file", "no server"])
+def test_a_differing_copy_in_data_dir_is_kept_when_no_checked_download_replaces_it(
+        local_server, closed_port, tmp_path, how):
+    """README: a file of yours in data/ that differs from the published one is replaced only
+    by the published file, once a download's SHA-256 has been checked; until then it is kept."""
+    own_copy = tmp_path / "table.csv"
+    own_copy.write_bytes(BODY + b"\n")  # re-saved with one newline more: another SHA-256
+    url = (f"http://127.0.0.1:{closed_port}/table.csv" if how == "no server"
+           else serve_differently(local_server, how))
+    with pytest.raises(helpers.UserError) as error:
+        helpers.download(url, SHA256, tmp_path)
+    assert f"{own_copy} differs from the published file" in str(error.value)
+    assert f"pass --data {own_copy}" in str(error.value)
+    assert own_copy.read_bytes() == BODY + b"\n"  # not a byte lost
+    assert files_in(tmp_path) == ["table.csv"]  # and nothing half-downloaded beside it
+
+
+@pytest.mark.parametrize("copy", [BODY[:100], BODY + b"\n"], ids=["cut short", "re-saved"])
+def test_a_differing_copy_in_data_dir_is_replaced_once_the_published_file_has_arrived(local_server, tmp_path,
+                                                                                       copy):
+    local_server.files["table.csv"] = BODY
+    (tmp_path / "table.csv").write_bytes(copy)
     path = helpers.download(f"{local_server.url}/table.csv", SHA256, tmp_path)
     assert path.read_bytes() == BODY
     assert local_server.requests == ["table.csv"]
     assert files_in(tmp_path) == ["table.csv"]
 
 
-def test_unreachable_server_says_which_url_and_how_to_go_offline(tmp_path):
-    url = f"http://127.0.0.1:{closed_port()}/table.csv"
+def test_unreachable_server_says_which_url_and_how_to_go_offline(tmp_path, closed_port):
+    url = f"http://127.0.0.1:{closed_port}/table.csv"
     with pytest.raises(helpers.UserError) as error:
         helpers.download(url, SHA256, tmp_path / "data")
     message = str(error.value)
@@ -103,21 +128,21 @@ def test_silent_server_times_out_instead_of_hanging(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_data_dir_that_cannot_be_created_is_a_clear_error(tmp_path):
+def test_data_dir_that_cannot_be_created_is_a_clear_error(tmp_path, closed_port):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     with pytest.raises(helpers.UserError, match="--data-dir"):
-        helpers.download(f"http://127.0.0.1:{closed_port()}/table.csv", SHA256, blocker / "data")
+        helpers.download(f"http://127.0.0.1:{closed_port}/table.csv", SHA256, blocker / "data")
 
 
 # The cases below run as a user meets them: a whole process, its exit code, its one line.
 
-def test_offline_a_differing_copy_of_the_users_is_kept_and_can_be_used_with_data(tmp_path):
+def test_offline_a_differing_copy_of_the_users_is_kept_and_can_be_used_with_data(tmp_path, closed_port):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     own_copy = data_dir / "pima-indians-diabetes.data.csv"
     own_copy.write_bytes(BODY + b"\n")  # re-saved with one newline more: another SHA-256
-    url = f"http://127.0.0.1:{closed_port()}/pima-indians-diabetes.data.csv"
+    url = f"http://127.0.0.1:{closed_port}/pima-indians-diabetes.data.csv"
     result = run_patched([f"pima_binary.DATA_URL={url!r}", f"pima_binary.DATA_SHA256={SHA256!r}"],
                          "pima_binary.py", "--quick", "--data-dir", data_dir, "--out", tmp_path / "out")
     assert_one_line_error(result, f"{own_copy} differs from the published file", url,
@@ -126,37 +151,55 @@ def test_offline_a_differing_copy_of_the_users_is_kept_and_can_be_used_with_data
     assert files_in(data_dir) == [own_copy.name]
 
 
-def test_two_runs_downloading_into_one_folder_at_once_both_succeed(local_server, tmp_path):
+def test_two_runs_downloading_into_one_folder_at_once_both_succeed(local_server, tmp_path, start_process):
     local_server.files["table.csv"] = BODY[:3000]
-    local_server.pause["table.csv"] = 0.03  # 30 chunks: about a second each, side by side
+    local_server.together["table.csv"] = 2  # neither is answered until both have asked
+    local_server.pause["table.csv"] = 0.03  # then 30 chunks each, side by side
     url, sha256 = f"{local_server.url}/table.csv", hashlib.sha256(BODY[:3000]).hexdigest()
-    runs = [subprocess.Popen([sys.executable, str(HARNESS), "--", "download", url, sha256, str(tmp_path)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=script_env())
-            for _ in range(2)]
+    runs = [start_process([sys.executable, HARNESS, "--", "download", url, sha256, tmp_path]) for _ in range(2)]
     results = [run.communicate(timeout=120) for run in runs]
+    assert local_server.not_together == []  # both requests were in flight at once
     assert [run.returncode for run in runs] == [0, 0], results
     assert all(f"downloaded {tmp_path / 'table.csv'}" in out for out, _ in results)
-    assert local_server.requests == ["table.csv", "table.csv"]  # they did overlap
+    assert local_server.requests == ["table.csv", "table.csv"]
     assert (tmp_path / "table.csv").read_bytes() == BODY[:3000]
     assert files_in(tmp_path) == ["table.csv"]
 
 
 def test_a_download_that_trickles_is_given_up_by_a_deadline_that_grows_with_its_size(local_server, tmp_path):
-    local_server.files["table.csv"] = BODY[:2000]
-    local_server.pause["table.csv"] = 0.5  # 200 bytes a second
-    url, sha256 = f"{local_server.url}/table.csv", hashlib.sha256(BODY[:2000]).hexdigest()
-    result = run_patched(["tutorial_helpers.READ_TIMEOUT_SECONDS=1",
-                          "tutorial_helpers.MIN_BYTES_PER_SECOND=1000"],
+    local_server.files["table.csv"] = BODY[:4000]
+    local_server.pause["table.csv"] = 0.2  # 100 bytes every 0.2 s, 10 times within the read time-out
+    url, sha256 = f"{local_server.url}/table.csv", hashlib.sha256(BODY[:4000]).hexdigest()
+    result = run_patched(["tutorial_helpers.READ_TIMEOUT_SECONDS=2",
+                          "tutorial_helpers.MIN_BYTES_PER_SECOND=2000"],
                          "download", url, sha256, tmp_path)
-    # 1 s + 2,000 bytes at 1 kB/s: 3 s, where the read time-out alone would have waited 10.
-    assert_one_line_error(result, url, "gave up after 3 s", "slower than 1 kB/s")
+    # 2 s + 4,000 bytes at 2 kB/s: 4 s, where the whole file would have taken 8 s and the read
+    # time-out alone would never have fired.
+    assert_one_line_error(result, url, "gave up after 4 s", "slower than 2 kB/s")
     assert files_in(tmp_path) == []
 
 
-def test_a_folder_where_the_download_belongs_is_one_line(tmp_path):
+def test_a_folder_where_the_download_belongs_is_one_line(tmp_path, closed_port):
     (tmp_path / "table.csv").mkdir()
-    result = run_patched([], "download", f"http://127.0.0.1:{closed_port()}/table.csv", SHA256, tmp_path)
+    result = run_patched([], "download", f"http://127.0.0.1:{closed_port}/table.csv", SHA256, tmp_path)
     assert_one_line_error(result, f"{tmp_path / 'table.csv'} is a folder", "--data FILE")
+
+
+def test_ctrl_c_during_a_download_deletes_the_part_file_and_is_one_line(local_server, tmp_path, start_process):
+    local_server.files["table.csv"] = BODY
+    local_server.pause["table.csv"] = 0.05  # 600 chunks: half a minute, if it were not stopped
+    download = start_process(
+        [sys.executable, HARNESS, "--", "download", f"{local_server.url}/table.csv", SHA256, tmp_path],
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as a terminal's Ctrl-C
+    wait_for_line(download, "Downloading", seconds=60)  # printed once the .part file is made
+    assert len(list(tmp_path.glob(".table.csv-*.part"))) == 1, files_in(tmp_path)
+    time.sleep(0.5)  # a few chunks in
+    assert download.poll() is None  # still downloading
+    download.send_signal(signal.SIGINT)
+    _, stderr = download.communicate(timeout=60)
+    assert download.returncode == 130, stderr
+    assert stderr.splitlines() == ["interrupted (Ctrl-C): stopped before the end; no output file was left half-written"]
+    assert files_in(tmp_path) == []  # the .part file is gone, and no table.csv
 
 
 def test_a_redirect_loop_is_one_line(local_server, tmp_path):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import tutorial_helpers as helpers
+from mnist_dense import open_image, prepare_digit
 from conftest import (LICENSED_DIGITS, OWN_DIGITS, assert_one_line_error, own_digit_files, run_ok, run_script,
                       shared_file)
 
@@ -130,19 +131,45 @@ def test_default_network_on_real_digits_reaches_94_percent_and_reads_handwriting
     assert naive_share(tmp_path, files) <= share - 0.4  # measured: 7 of 40
 
 
+def a_seven(path):
+    """A 7 drawn dark on light: not symmetric, so that a digit read transposed reads otherwise."""
+    image = np.ones((60, 50))
+    image[10:15, 10:40] = 0  # the bar
+    for row in range(15, 52):
+        column = 40 - (row - 15) * 22 // 37
+        image[row, column - 3:column + 2] = 0  # the slanted stroke
+    matplotlib.image.imsave(path, image, cmap="gray", vmin=0, vmax=1)
+    return path
+
+
+# Test accuracy after 2 epochs on the 10,000-digit stand-in, seed 7, measured on a 2-core
+# machine: first 0.9485, dropout 0.9415, deep 0.9520. Each must stay within a point of its own.
+AFTER_2_EPOCHS = {"first": 0.9485, "dropout": 0.9415, "deep": 0.9520}
+
+
 @pytest.mark.parametrize("network, parameters", [
     ("first", "1,238,730"), ("dropout", "535,818"), ("deep", "567,434")])
-def test_each_network_builds_and_passes_90_percent_in_2_epochs(tmp_path, network, parameters):
+def test_each_network_reaches_its_measured_accuracy_in_2_epochs_and_predict_gives_its_probabilities(
+        tmp_path, network, parameters):
     result = run_ok("mnist_dense.py", "--network", network, "--epochs", 2,
                     "--data", shared_file("mnist-real-10k.npz"), "--out", tmp_path)
     assert f"Total params: {parameters}" in result.stdout  # the articles' own counts
     metrics = metrics_of(tmp_path)
     assert metrics["network"] == network and metrics["epochs"] == 2
-    assert metrics["test_accuracy"] >= 0.90, metrics
-    if network == "deep":  # its model takes 28x28 images: --predict reads the shape from it
-        digit = tmp_path / "digit.png"
-        matplotlib.image.imsave(digit, np.pad(np.eye(40), 10), cmap="gray")  # a stroke: a 1 or a 7
-        run_ok("mnist_dense.py", "--predict", digit, "--out", tmp_path)
+    assert metrics["test_accuracy"] >= AFTER_2_EPOCHS[network] - 0.01, metrics
+
+    # --predict reads a digit with the model as the script saved it: 784 numbers for first
+    # and dropout, 28x28 for deep, the shape read from the model.
+    digit = a_seven(tmp_path / "seven.png")
+    run_ok("mnist_dense.py", "--predict", digit, "--out", tmp_path)
+    with open(tmp_path / "own_predictions.csv", newline="") as file:
+        (written,) = list(csv.DictReader(file))
+    model = helpers.start_keras().models.load_model(tmp_path / "model.keras")
+    prepared = prepare_digit(open_image(digit))
+    expected = model.predict(prepared.reshape((1, *model.input_shape[1:])), verbose=0)[0]
+    np.testing.assert_allclose([float(written[f"p{d}"]) for d in range(10)], expected, atol=0.00005 + 1e-6)
+    assert int(written["digit"]) == expected.argmax()
+    assert float(written["confidence"]) == pytest.approx(expected.max(), abs=0.00005 + 1e-6)
 
 
 def test_full_mnist_reaches_97_5_percent_and_reads_real_handwriting(tmp_path):

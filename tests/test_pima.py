@@ -68,7 +68,7 @@ def test_quick_run_on_own_csv_writes_a_model_that_predicts_as_the_run_did(tmp_pa
     assert abs(test_loss - metrics["test_loss"]) < 1e-5
 
 
-def test_default_run_on_the_real_csv_reaches_the_articles_accuracy_beside_its_baseline(tmp_path):
+def test_default_run_on_the_real_csv_scales_inside_the_model_and_beats_its_baseline(tmp_path):
     """Default settings, and the data found in --data-dir as if downloaded earlier."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -79,7 +79,18 @@ def test_default_run_on_the_real_csv_reaches_the_articles_accuracy_beside_its_ba
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert (metrics["epochs"], metrics["batch_size"], metrics["n_test"]) == (150, 10, 154)
     assert metrics["test_accuracy"] >= 0.70, metrics
-    assert metrics["train_accuracy"] >= 0.74, metrics
+    # Measured 0.834 with seed 7, 0.829 over seeds 1 to 10; the article's unscaled network
+    # gets 0.75 to 0.78: this figure is the one the scaling inside the model earns.
+    assert metrics["train_accuracy"] >= 0.80, metrics
+    # Article B's 12-8-1 on 8 features: 221 weights, after the 17 of the scaling (a mean and a
+    # variance per feature, and a count), which is what lets the saved model take raw rows.
+    assert "Total params: 238 " in result.stdout
+    model = load_model(tmp_path / "out" / "model.keras")
+    assert model.count_params() == 238
+    keras = helpers.start_keras()
+    scaling = [layer for layer in model.layers if isinstance(layer, keras.layers.Normalization)]
+    assert [layer.count_params() for layer in scaling] == [17]
+    assert model.layers.index(scaling[0]) == 0  # the first thing done to a row
     assert metrics["baseline_accuracy"] == pytest.approx(100 / 154)  # 100 of 154 without onset
     assert metrics["test_accuracy"] > metrics["baseline_accuracy"] + 0.05
     assert_honest_figures(metrics)
@@ -97,9 +108,13 @@ def test_dropout_network_is_article_cs(tmp_path):
     assert_honest_figures(metrics)
 
 
-def test_a_bom_and_a_header_cost_no_row(tmp_path):
-    csv_path = write_own_csv(tmp_path / "excel.csv", rows=60, bom=True)
-    run_ok("pima_binary.py", "--quick", "--data", csv_path, "--out", tmp_path / "out")
+@pytest.mark.parametrize("header", ["a,b,c,d,e,outcome", None], ids=["header", "no header"])
+def test_a_bom_costs_no_row_with_or_without_a_header(tmp_path, header):
+    """Excel's "CSV UTF-8" starts with a byte-order mark, before a header or before the first row."""
+    csv_path = write_own_csv(tmp_path / "excel.csv", rows=60, header=header, bom=True)
+    assert csv_path.read_bytes()[:3] == b"\xef\xbb\xbf"
+    result = run_ok("pima_binary.py", "--quick", "--data", csv_path, "--out", tmp_path / "out")
+    assert "60 rows, 5 features" in result.stdout
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["n_train"] + metrics["n_test"] == 60
 
@@ -124,7 +139,25 @@ def trained_model(tmp_path_factory):
     return folder / "model.keras"
 
 
-def test_predict_new_rows_gives_exactly_what_the_model_gives(tmp_path, trained_model):
+def printed_table(stdout, labels):
+    """The rows of --predict's table: (row, probability, predicted, label or None, marked wrong)."""
+    heading = "   row  probability  predicted" + ("  label" if labels else "")
+    lines = stdout.splitlines()
+    assert heading in lines, stdout
+    rows = []
+    for line in lines[lines.index(heading) + 1:]:
+        pattern = (r"\s+(\d+)\s+(\d\.\d{3})\s+([01])\s+([01])(  <- wrong)?" if labels
+                   else r"\s+(\d+)\s+(\d\.\d{3})\s+([01])")
+        match = re.fullmatch(pattern, line)
+        if not match:
+            break
+        row, probability, predicted, *label = match.groups()
+        rows.append((int(row), float(probability), int(predicted),
+                     int(label[0]) if labels else None, bool(labels and label[1])))
+    return rows
+
+
+def test_predict_new_rows_shows_and_writes_what_the_model_gives_with_labels_and_wrong_marks(tmp_path, trained_model):
     out = tmp_path / "out"
     out.mkdir()
     shutil.copy(trained_model, out)  # where --predict looks by default: model.keras in --out
@@ -141,13 +174,24 @@ def test_predict_new_rows_gives_exactly_what_the_model_gives(tmp_path, trained_m
     np.testing.assert_array_equal(written[:, 7], expected > 0.5)
     right = int(((expected > 0.5) == rows[:, 5]).sum())
     assert f"{right} of 25 rows predicted right" in result.stdout
+    # The table on the screen: a line per row, with its label, and the wrong ones marked.
+    shown = printed_table(result.stdout, labels=True)
+    assert [row for row, *_ in shown] == list(range(1, 26))
+    np.testing.assert_allclose([probability for _, probability, *_ in shown], expected, atol=0.0005 + 1e-6)
+    assert [predicted for _, _, predicted, *_ in shown] == (expected > 0.5).astype(int).tolist()
+    assert [label for *_, label, _ in shown] == rows[:, 5].astype(int).tolist()
+    assert [wrong for *_, wrong in shown] == ((expected > 0.5) != rows[:, 5]).tolist()
+    assert 0 < right < 25  # both kinds of row, so that the marks are put to the test
 
     # Without the label column, and without a header: the same probabilities.
     np.savetxt(tmp_path / "bare.csv", rows[:, :5], delimiter=",", fmt="%.4f")
-    run_ok("pima_binary.py", "--predict", tmp_path / "bare.csv", "--out", out)
+    result = run_ok("pima_binary.py", "--predict", tmp_path / "bare.csv", "--out", out)
     table = read_predictions(out / "own_predictions.csv")
     assert table[0] == [*(f"feature_{i}" for i in range(1, 6)), "probability", "predicted"]
     np.testing.assert_array_equal(np.array(table[1:], dtype="float64")[:, 5].astype("float32"), expected)
+    shown = printed_table(result.stdout, labels=False)  # no label column, no marks, no count
+    np.testing.assert_allclose([probability for _, probability, *_ in shown], expected, atol=0.0005 + 1e-6)
+    assert "predicted right" not in result.stdout and "<- wrong" not in result.stdout
 
 
 @pytest.mark.parametrize("rows, expected", [

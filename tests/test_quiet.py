@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import assert_one_line_error, run_ok, run_script, script_env, shared_file
+from conftest import assert_one_line_error, run_ok, run_patched, run_script, script_env, shared_file
 from test_mnist import write_own_npz
 from test_pima import write_own_csv
 
@@ -83,14 +83,27 @@ def backend(name):
     return script_env(KERAS_BACKEND=name)
 
 
+def run_ok_reporting_the_backend(script, *args, env):
+    """A run as run_ok's, through the harness, which names the backend Keras ran on; its stdout."""
+    result = run_patched(["--report-backend"], script, *args, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr == ""
+    *output, report = result.stdout.splitlines()
+    assert report.startswith("harness: keras backend "), result.stdout[-2000:]
+    return "\n".join(output), report.removeprefix("harness: keras backend ")
+
+
 @pytest.mark.parametrize("name", ["jax", "torch"])
 @pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])
-def test_quick_runs_on_other_backends_are_quiet_and_reproducible(tmp_path, script, name):
+def test_quick_runs_on_other_backends_really_run_there_quiet_and_reproducible(tmp_path, script, name):
     env = backend(name)
     data = own_data(script, tmp_path)
-    for run in ["first", "again"]:
-        result = run_ok(script, "--quick", "--epochs", 2, "--data", data, "--out", tmp_path / run, env=env)
-        assert "Epoch 2/2" in result.stdout
+    result = run_ok(script, "--quick", "--epochs", 2, "--data", data, "--out", tmp_path / "first", env=env)
+    assert "Epoch 2/2" in result.stdout
+    stdout, ran_on = run_ok_reporting_the_backend(script, "--quick", "--epochs", 2, "--data", data,
+                                                  "--out", tmp_path / "again", env=env)
+    assert "Epoch 2/2" in stdout
+    assert ran_on == name  # not TensorFlow, whatever the script did with KERAS_BACKEND
     first, again = (json.loads((tmp_path / run / "metrics.json").read_text()) for run in ["first", "again"])
     del first["fit_seconds"], again["fit_seconds"]
     assert first == again
@@ -107,12 +120,16 @@ def test_pima_on_jax_reaches_the_same_held_out_accuracy(tmp_path):
 @pytest.mark.parametrize("name", ["jax", "torch"])
 def test_a_model_trained_on_tensorflow_predicts_the_same_on_other_backends(tmp_path, name):
     env = backend(name)
-    run_ok("pima_binary.py", "--quick", "--data", write_own_csv(tmp_path / "own.csv"), "--out", tmp_path)
+    model = tmp_path / "trained" / "model.keras"
+    run_ok("pima_binary.py", "--quick", "--data", write_own_csv(tmp_path / "own.csv"), "--out", model.parent)
     new_rows = write_own_csv(tmp_path / "new.csv", rows=20, seed=3)
     probabilities = {}
     for who, settings in [("tensorflow", script_env()), (name, env)]:
-        run_ok("pima_binary.py", "--predict", new_rows, "--out", tmp_path, env=settings)
-        lines = (tmp_path / "own_predictions.csv").read_text().splitlines()[1:]
+        # Each backend writes to a folder of its own: a run that wrote nothing leaves no file.
+        _, ran_on = run_ok_reporting_the_backend("pima_binary.py", "--predict", new_rows, "--model", model,
+                                                 "--out", tmp_path / who, env=settings)
+        assert ran_on == who
+        lines = (tmp_path / who / "own_predictions.csv").read_text().splitlines()[1:]
         probabilities[who] = [float(line.split(",")[-2]) for line in lines]
-    assert len(probabilities[name]) == 20
+    assert len(probabilities[name]) == len(probabilities["tensorflow"]) == 20
     assert probabilities[name] == pytest.approx(probabilities["tensorflow"], abs=1e-5)
