@@ -340,8 +340,10 @@ def prepare_digit(image, name="the image"):
     digit = fit(Image.fromarray(is_ink[top:bottom + 1, left:right + 1].astype("uint8") * 255), 80)
     # MNIST's strokes are about an eighth of the digit's height. A pen line on a large page
     # is far thinner and would fade away when shrunk, so it is thickened first. Its width is
-    # about twice its area divided by the length of its outline.
-    is_ink = np.asarray(digit) > 127
+    # about twice its area divided by the length of its outline. Any pixel the ink touched
+    # counts, so that a 1-pixel line, a shade of grey at this size, stays whole and white.
+    is_ink = np.asarray(digit) > 0
+    digit = Image.fromarray(is_ink.astype("uint8") * 255)
     padded = np.pad(is_ink, 1)
     inside = is_ink & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
     grow = round((10 - 2 * is_ink.sum() / max(1, is_ink.sum() - inside.sum())) / 2)
