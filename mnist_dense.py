@@ -255,7 +255,7 @@ def predict_own_digits(args):
         print(f"   {best}      {p[best]:6.1%}     {second} {p[second]:5.1%}  {path}")
         rows.append([str(path), best, f"{p[best]:.4f}", *(f"{value:.4f}" for value in p)])
     text = io.StringIO()
-    csv.writer(text, lineterminator="\n").writerows(rows)
+    csv.writer(text).writerows(rows)  # its \r\n line ends quote a file name holding \r
     if len(digits) > MAX_DRAWN:
         print(f"own_predictions.png shows the first {MAX_DRAWN}; own_predictions.csv has all {len(digits)}")
     helpers.save_outputs(args.out, {"own_predictions.csv": text.getvalue(), "own_predictions.png":
@@ -289,10 +289,11 @@ def open_image(path):
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with warnings.catch_warnings(), Image.open(path) as image:
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a huge photo, a damaged EXIF tag: read all the same
-            image.load()
-            return ImageOps.exif_transpose(image)  # phones store photos sideways plus a tag
+            with Image.open(path) as image:
+                image.load()
+                return ImageOps.exif_transpose(image)  # phones store photos sideways plus a tag
     except FileNotFoundError:
         raise helpers.UserError(f"{path} does not exist; check the path given to --predict")
     except IsADirectoryError:

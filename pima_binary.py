@@ -294,11 +294,14 @@ def read_table(path, label_last=False):
     except UnicodeDecodeError as error:
         raise helpers.UserError(f"{path} is not UTF-8 text (byte {data[error.start]:#x} at offset "
                                 f"{error.start}); save or convert it as UTF-8 and try again")
-    # Commas, as the article's files have them; a semicolon or tab file is read too, as is a
-    # quoted cell ("6"). A first row counts as a header only when no cell is a number or a
+    # Commas, as the article's files have them; a semicolon file (with decimal commas) or a
+    # tab file is read too, as is a quoted cell ("6"). A first row counts as a header only when no cell is a number or a
     # mark of a missing value (NA), so that a typo in the first data row is reported.
     first = next((line for line in text.splitlines() if line.strip()), "")
-    separator = next((mark for mark in ",;\t" if mark in first), ",")
+    separator = next((mark for mark in ";\t," if mark in first), ",")
+    if separator == ";":  # where a comma is the decimal mark: 33,6 is 33.6
+        text = text.replace(",", ".")
+    csv.field_size_limit(len(text) + 1)  # a cell as long as the file is reported, not refused
     lines = [(number, cells) for number, cells in enumerate(csv.reader(text.splitlines(), delimiter=separator), 1)
              if any(cell.strip() for cell in cells)]
     header = None

@@ -167,7 +167,7 @@ def test_mnist_npz_whose_header_claims_730_gib_is_one_line(tmp_path, memory):
         assert too_large in line
     else:
         assert too_large in line or "bad.npz is not a readable .npz file (truncated" in line, line
-    assert list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])

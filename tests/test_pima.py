@@ -75,7 +75,7 @@ def test_default_run_on_the_real_csv_scales_inside_the_model_and_beats_its_basel
     shutil.copy(shared_file("pima-indians-diabetes.data.csv"), data_dir)
     result = run_ok("pima_binary.py", "--data-dir", data_dir, "--out", tmp_path / "out")
     assert "already downloaded" in result.stdout
-    assert "(what the article reports)" in result.stdout
+    assert "(the figure the article prints)" in result.stdout
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert (metrics["epochs"], metrics["batch_size"], metrics["n_test"]) == (150, 10, 154)
     assert metrics["test_accuracy"] >= 0.70, metrics
