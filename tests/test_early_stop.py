@@ -1,6 +1,7 @@
 """--early-stop keeps the best epoch's weights, even when training runs to its last epoch;
 --tensorboard writes one folder per run."""
 
+import importlib.util
 import json
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 import pima_binary
 import tutorial_helpers as helpers
-from conftest import run_ok, shared_file
+from conftest import run_ok, script_env, shared_file
 from test_mnist import write_own_npz
 from test_pima import write_own_csv
 
@@ -57,11 +58,14 @@ def test_early_stop_stops_pima_and_records_where(tmp_path):
     assert metrics["test_accuracy"] >= 0.72, metrics
 
 
-def test_tensorboard_writes_one_folder_per_run_with_training_and_validation_events(tmp_path):
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_tensorboard_writes_one_folder_per_run_with_training_and_validation_events(tmp_path, backend):
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
     npz = write_own_npz(tmp_path / "digits.npz")
     for flags in [[], ["--early-stop"]]:
         run_ok("mnist_dense.py", "--quick", "--epochs", 2, "--data", npz, "--out", tmp_path / "out",
-               "--tensorboard", tmp_path / "logs", *flags)
+               "--tensorboard", tmp_path / "logs", *flags, env=script_env(KERAS_BACKEND=backend))
     runs = sorted(path.name for path in (tmp_path / "logs").iterdir())
     assert len(runs) == 2 and runs[0].startswith("first-seed7-") and "-early-stop-" in runs[1], runs
     for run in runs:

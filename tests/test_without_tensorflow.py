@@ -21,6 +21,7 @@ import pytest
 
 import tutorial_helpers as helpers
 from conftest import ROOT, script_env
+from test_draw import ask, assert_reads_a_digit, drawn_seven, printed_url
 from test_mnist import write_own_npz
 from test_pima import write_own_csv
 
@@ -114,6 +115,24 @@ def test_without_tensorflow_the_scripts_train_and_predict_on_jax(tmp_path, pytho
     assert json.loads((keras_home / "keras.json").read_text())["backend"] == "tensorflow"
     run_without_tensorflow(python_without_tensorflow, keras_home, script, "--predict", new, "--out", out)
     assert (out / "own_predictions.csv").is_file()
+    # --tensorboard writes through TensorFlow: without it, one line says so before training.
+    result = subprocess.run([str(python_without_tensorflow), str(ROOT / script), "--quick", "--data", data,
+                             "--out", out, "--tensorboard", tmp_path / "logs"], capture_output=True, text=True,
+                            timeout=300, env=script_env(KERAS_BACKEND=None, KERAS_HOME=str(keras_home)))
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].endswith(
+        "--tensorboard needs TensorFlow and TensorBoard: pip install tensorflow tensorboard"), result.stderr
+    if script == "mnist_dense.py":  # the drawing page reads a digit on JAX too
+        process = subprocess.Popen([str(python_without_tensorflow), str(ROOT / script), "--draw", "--port", "0",
+                                    "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=script_env(KERAS_BACKEND=None, KERAS_HOME=str(keras_home)))
+        try:
+            url = printed_url(process, 300)
+            status, answer = ask(url, "POST", "/predict", body=drawn_seven(), headers={"Content-Type": "image/png"})
+            assert status == 200, answer
+            assert_reads_a_digit(answer)
+        finally:
+            process.kill()
+            process.wait(timeout=30)
 
 
 def test_without_any_backend_one_line_says_what_to_install(monkeypatch):
