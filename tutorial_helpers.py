@@ -102,17 +102,20 @@ class _Stdout:
         self.stream, self.open = stream, True
 
     def write(self, text):
-        with contextlib.suppress(OSError):  # BrokenPipeError (| head), ENOSPC (> /dev/full)
+        if self.open:
             encoding = self.stream.encoding or "utf-8"
-            self.open and self.stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
-            return len(text)
-        self.open = False
+            try:
+                self.stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+            except OSError:  # BrokenPipeError (| head), ENOSPC (> /dev/full)
+                self.open = False
         return len(text)
 
     def flush(self):
-        with contextlib.suppress(OSError):
-            return self.open and self.stream.flush()
-        self.open = False
+        if self.open:
+            try:
+                self.stream.flush()
+            except OSError:
+                self.open = False
 
     def __getattr__(self, name):
         return getattr(self.stream, name)
