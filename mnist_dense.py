@@ -24,6 +24,7 @@ import argparse
 import csv
 import importlib.util
 import io
+import shutil
 import sys
 import time
 import warnings
@@ -31,9 +32,9 @@ import zipfile
 import zlib
 from pathlib import Path
 
-import numpy as np
+import tutorial_helpers as helpers  # before NumPy: from here on a Ctrl-C is one line, not a traceback
 
-import tutorial_helpers as helpers
+import numpy as np
 
 DATA_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 DATA_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
@@ -53,6 +54,17 @@ NETWORKS = {
 }
 
 
+def whole_number(low, high=None):
+    """An argparse type: a whole number from low to high (no limit when high is None)."""
+    def parse(text):
+        value = int(text)
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {low} or more, got {value}" if high is None
+                                             else f"must be from {low} to {high}, got {value}")
+        return value
+    return parse
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description="Train one of three articles' dense networks on MNIST digits, or read "
@@ -65,11 +77,11 @@ def parse_args(argv=None):
                         default=Path(__file__).resolve().parent / "data",
                         help="where the download is cached (default: data/ beside this script, "
                         "wherever you run it from)")
-    parser.add_argument("--epochs", type=helpers.whole_number(1), metavar="N",
+    parser.add_argument("--epochs", type=whole_number(1), metavar="N",
                         help="passes over the data (default: the network's article: 5 or 10; 1 with --quick)")
-    parser.add_argument("--batch-size", type=helpers.whole_number(1), metavar="N",
+    parser.add_argument("--batch-size", type=whole_number(1), metavar="N",
                         help="digits per weight update (default: the network's article: 128 or 32)")
-    parser.add_argument("--seed", type=helpers.whole_number(0, 2**32 - 1), metavar="N", default=7,
+    parser.add_argument("--seed", type=whole_number(0, 2**32 - 1), metavar="N", default=7,
                         help="seed for the weights and the shuffling (default: %(default)s)")
     parser.add_argument("--out", type=Path, metavar="DIR", default=DEFAULT_OUT,
                         help="folder for the pictures, model and metrics, in the folder you run "
@@ -87,7 +99,7 @@ def parse_args(argv=None):
                         help="the model --predict and --draw use (default: model.keras in --out)")
     parser.add_argument("--draw", action="store_true",
                         help="no training: serve a page where you draw a digit and the saved model reads it")
-    parser.add_argument("--port", type=helpers.whole_number(0, 65535), metavar="N", default=8000,
+    parser.add_argument("--port", type=whole_number(0, 65535), metavar="N", default=8000,
                         help="the port --draw serves on, on 127.0.0.1 only (default: %(default)s; "
                         "0 picks a free one)")
     args = parser.parse_args(argv)
@@ -154,6 +166,7 @@ def main(argv=None):
     model = keras.Sequential([keras.Input(shape=image_shape), *layers, Dense(10, activation="softmax")],
                              name=args.network)
     model.summary()
+    pictures.update(network_drawing(keras, model))  # as article E draws it (below)
 
     ## 5. Compile the model
     # steps_per_execution: up to 50 batches per call into the backend, the same numbers in
@@ -189,6 +202,7 @@ def main(argv=None):
     best_epoch = 1 + int(np.argmin(history.history["val_loss"]))
     print(f"Trained {len(history.epoch)} of {epochs} epochs; the validation loss was lowest after epoch "
           f"{best_epoch}" + (", whose weights were kept" if args.early_stop else ""))
+    pictures["history.png"] = learning_curves(history.history, best_epoch, model.name)
 
     ## 7. Evaluate on the test set
     # The training accuracy is Keras's own figure for the last epoch, as articles D and E read it.
@@ -214,9 +228,9 @@ def main(argv=None):
 
     ## 9. Save the model, its pictures and figures
     # Article D saves to .h5, the old format; .keras is Keras 3's own. The helper writes all
-    # files or none, and draws the network (as article E does) and the learning curves.
+    # files or none.
     helpers.save_outputs(args.out, {
-        "model.keras": model, "network.png": model, "history.png": history, **pictures,
+        "model.keras": model, **pictures,
         "metrics.json": {
             "data": str(npz_path), "network": args.network, "test_accuracy": test_accuracy,
             "test_loss": test_loss, "train_accuracy": history.history["accuracy"][-1],
@@ -266,7 +280,14 @@ def load_digit_model(args):
     """The saved model, checked to take MNIST digits and give ten probabilities."""
     how_to_train = "python mnist_dense.py" + ("" if args.out == DEFAULT_OUT else f" --out {args.out}")
     model_path = args.model or args.out / "model.keras"
-    model = helpers.load_model(model_path, how_to_train)
+    if not model_path.is_file():
+        raise helpers.UserError(f"no trained model at {model_path}; train one first with: {how_to_train}")
+    keras = helpers.start_keras()
+    try:  # compile=False: reading needs no optimizer, nor the training settings saved with the model
+        model = keras.models.load_model(model_path, compile=False)
+    except Exception as error:  # Keras raises many kinds for a file that is no model
+        raise helpers.UserError(f"{model_path} is not a Keras model this script can load "
+                                f"({helpers.one_line(error, 120)}); train one with: {how_to_train}")
     if model.input_shape[1:] not in [(784,), (28, 28)] or model.output_shape[1:] != (10,):
         raise helpers.UserError(
             f"{model_path} takes {model.input_shape[1:]} and gives {model.output_shape[1:]}; this "
@@ -524,6 +545,35 @@ def white_of(images, name):
 
 
 ## Pictures. A reader of the articles may skip this section.
+
+def network_drawing(keras, model):
+    """{"network.png": the layers, drawn by Graphviz}, or {} without it. Article E's
+    keras.utils.vis_utils.model_to_dot is keras.utils.model_to_dot in Keras 3."""
+    if not (shutil.which("dot") and importlib.util.find_spec("pydot")):
+        print("network.png not drawn: it needs Graphviz (apt install graphviz, brew install graphviz or "
+              "conda install graphviz) and pip install pydot")
+        return {}
+    return {"network.png": keras.utils.model_to_dot(
+        model, show_shapes=True, show_layer_activations=True, dpi=72).create_png()}
+
+
+def learning_curves(history, best_epoch, title):
+    """Loss and accuracy per epoch, training and validation, the lowest validation loss marked."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    figure = Figure(figsize=(10, 4), layout="tight")
+    for axis, metric in zip(figure.subplots(1, 2), ["loss", "accuracy"]):
+        epochs = range(1, len(history[metric]) + 1)
+        axis.plot(epochs, history[metric], label="training")
+        axis.plot(epochs, history[f"val_{metric}"], label="validation")
+        axis.axvline(best_epoch, color="grey", linestyle=":", label=f"lowest validation loss: epoch {best_epoch}")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epoch 1, 2, 3: no 1.5
+        axis.set(xlabel="epoch", ylabel=metric)
+        axis.legend()
+    figure.suptitle(f"{title}: learning curves")
+    return figure
+
 
 def prediction_pictures(images, labels, predicted, confidence):
     """predictions.png, the first 16 test digits; mistakes.png, the 16 surest mistakes,

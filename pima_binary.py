@@ -27,13 +27,14 @@ import argparse
 import csv
 import importlib.util
 import io
+import shutil
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+import tutorial_helpers as helpers  # before NumPy: from here on a Ctrl-C is one line, not a traceback
 
-import tutorial_helpers as helpers
+import numpy as np
 
 DATA_URL = "https://raw.githubusercontent.com/jbrownlee/Datasets/master/pima-indians-diabetes.data.csv"
 DATA_SHA256 = "6bfe5d0f379d17a0e0819b996407e3c09bf80febd4287f2ed212190dfff154af"
@@ -44,6 +45,17 @@ MISSING = {"", "na", "n/a", "nan", "null", "none", "?", "-"}  # marks of a missi
 LARGEST_VALUE = 1e18  # the network computes in 32-bit floats, whose squares overflow at 1.8e19
 PATIENCE = 20  # epochs without a lower validation loss before --early-stop stops (benchmarks/README.md)
 DEFAULT_OUT = Path("outputs/pima_binary")
+
+
+def whole_number(low, high=None):
+    """An argparse type: a whole number from low to high (no limit when high is None)."""
+    def parse(text):
+        value = int(text)
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {low} or more, got {value}" if high is None
+                                             else f"must be from {low} to {high}, got {value}")
+        return value
+    return parse
 
 
 def parse_args(argv=None):
@@ -58,11 +70,11 @@ def parse_args(argv=None):
                         default=Path(__file__).resolve().parent / "data",
                         help="where the download is cached (default: data/ beside this script, "
                         "wherever you run it from)")
-    parser.add_argument("--epochs", type=helpers.whole_number(1), metavar="N",
+    parser.add_argument("--epochs", type=whole_number(1), metavar="N",
                         help="passes over the training rows (default: 150; 2 with --quick)")
-    parser.add_argument("--batch-size", type=helpers.whole_number(1), metavar="N", default=10,
+    parser.add_argument("--batch-size", type=whole_number(1), metavar="N", default=10,
                         help="rows per weight update (default: %(default)s)")
-    parser.add_argument("--seed", type=helpers.whole_number(0, 2**32 - 1), metavar="N", default=7,
+    parser.add_argument("--seed", type=whole_number(0, 2**32 - 1), metavar="N", default=7,
                         help="seed for the split, the weights and the shuffling (default: %(default)s)")
     parser.add_argument("--out", type=Path, metavar="DIR", default=DEFAULT_OUT,
                         help="folder for the model, plots and metrics, in the folder you run from "
@@ -124,6 +136,7 @@ def main(argv=None):
     model = keras.Sequential([keras.Input(shape=(x_train.shape[1],)), normalize, *hidden,
                               Dense(1, activation="sigmoid")], name=f"pima_{args.network}")
     model.summary()
+    pictures = network_drawing(keras, model)  # network.png, with Graphviz (below)
 
     ## 3. Compile the model
     # steps_per_execution: up to 50 batches per call into the backend, the same numbers in
@@ -157,6 +170,7 @@ def main(argv=None):
     best_epoch = 1 + int(np.argmin(history.history["val_loss"]))
     print(f"Trained {len(history.epoch)} of {epochs} epochs; the validation loss was lowest after epoch "
           f"{best_epoch}" + (", whose weights were kept" if args.early_stop else ""))
+    pictures["history.png"] = learning_curves(history.history, best_epoch, model.name)
 
     ## 5. Evaluate the model
     # Accuracy on the training rows is what the article prints; accuracy on the held-out
@@ -193,7 +207,7 @@ def main(argv=None):
 
     ## Save the model, its pictures and figures: all files or none
     helpers.save_outputs(args.out, {
-        "model.keras": model, "network.png": model, "history.png": history,
+        "model.keras": model, **pictures,
         "metrics.json": {
             "data": str(csv_path), "network": args.network, "train_accuracy": train_accuracy,
             "test_accuracy": test_accuracy, "test_loss": test_loss,
@@ -217,7 +231,14 @@ def predict_new_rows(args):
         raise helpers.UserError(f"{args.predict} holds no rows to predict")
     how_to_train = "python pima_binary.py" + ("" if args.out == DEFAULT_OUT else f" --out {args.out}")
     model_path = args.model or args.out / "model.keras"
-    model = helpers.load_model(model_path, how_to_train)
+    if not model_path.is_file():
+        raise helpers.UserError(f"no trained model at {model_path}; train one first with: {how_to_train}")
+    keras = helpers.start_keras()
+    try:  # compile=False: predicting needs no optimizer, nor the training settings saved with the model
+        model = keras.models.load_model(model_path, compile=False)
+    except Exception as error:  # Keras raises many kinds for a file that is no model
+        raise helpers.UserError(f"{model_path} is not a Keras model this script can load "
+                                f"({helpers.one_line(error, 120)}); train one with: {how_to_train}")
     if len(model.inputs) != 1 or len(model.input_shape) != 2 or model.output_shape[1:] != (1,):
         raise helpers.UserError(
             f"{model_path} takes {model.input_shape} and gives {model.output_shape}; this script "
@@ -272,11 +293,7 @@ def read_training_csv(path):
 
 
 def read_table(path, label_last=False):
-    """(header or None, float64 table, line number of each row) from a numeric CSV file.
-
-    A first row counts as a header only when none of its cells is a number, so a typo in
-    the first data row is reported, not skipped.
-    """
+    """(header or None, float64 table, line number of each row) from a numeric CSV file."""
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
@@ -295,8 +312,9 @@ def read_table(path, label_last=False):
         raise helpers.UserError(f"{path} is not UTF-8 text (byte {data[error.start]:#x} at offset "
                                 f"{error.start}); save or convert it as UTF-8 and try again")
     # Commas, as the article's files have them; a semicolon file (with decimal commas) or a
-    # tab file is read too, as is a quoted cell ("6"). A first row counts as a header only when no cell is a number or a
-    # mark of a missing value (NA), so that a typo in the first data row is reported.
+    # tab file is read too, as is a quoted cell ("6"). A first row counts as a header only
+    # when no cell is a number or a mark of a missing value (NA), so that a typo in the first
+    # data row is reported.
     first = next((line for line in text.splitlines() if line.strip()), "")
     separator = next((mark for mark in ";\t," if mark in first), ",")
     if separator == ";":  # where a comma is the decimal mark: 33,6 is 33.6
@@ -360,6 +378,37 @@ def stratified_split(labels, test_fraction, rng):
         test.extend(rows[:n_test])
         train.extend(rows[n_test:])
     return rng.permutation(train), rng.permutation(test)
+
+
+
+## Pictures. A reader of the article may skip this section.
+
+def network_drawing(keras, model):
+    """{"network.png": the layers, drawn with keras.utils.model_to_dot}, or {} without Graphviz."""
+    if not (shutil.which("dot") and importlib.util.find_spec("pydot")):
+        print("network.png not drawn: it needs Graphviz (apt install graphviz, brew install graphviz or "
+              "conda install graphviz) and pip install pydot")
+        return {}
+    return {"network.png": keras.utils.model_to_dot(
+        model, show_shapes=True, show_layer_activations=True, dpi=72).create_png()}
+
+
+def learning_curves(history, best_epoch, title):
+    """Loss and accuracy per epoch, training and validation, the lowest validation loss marked."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    figure = Figure(figsize=(10, 4), layout="tight")
+    for axis, metric in zip(figure.subplots(1, 2), ["loss", "accuracy"]):
+        epochs = range(1, len(history[metric]) + 1)
+        axis.plot(epochs, history[metric], label="training")
+        axis.plot(epochs, history[f"val_{metric}"], label="validation")
+        axis.axvline(best_epoch, color="grey", linestyle=":", label=f"lowest validation loss: epoch {best_epoch}")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epoch 1, 2, 3: no 1.5
+        axis.set(xlabel="epoch", ylabel=metric)
+        axis.legend()
+    figure.suptitle(f"{title}: learning curves")
+    return figure
 
 
 if __name__ == "__main__":

@@ -217,4 +217,4 @@ def test_keras_backend_not_installed_says_how_to_install_it(tmp_path):
     result = run_script("mnist_dense.py", "--quick", "--data", write_own_npz(tmp_path / "own.npz"),
                         "--out", tmp_path / "out", env=script_env(KERAS_BACKEND=missing[0]))
     assert_one_line_error(result, f"Keras backend '{missing[0]}' is not installed", "pip install",
-                          "unset KERAS_BACKEND")
+                          "KERAS_BACKEND or keras.json")

@@ -111,6 +111,19 @@ def test_quick_runs_on_other_backends_really_run_there_quiet_and_reproducible(tm
         assert first["test_accuracy"] > 0.5  # accuracy is tested on the real CSV below
 
 
+def test_the_backend_named_in_keras_json_is_used_and_said(tmp_path):
+    """Keras's own setting, ~/.keras/keras.json, chooses the backend when KERAS_BACKEND is unset."""
+    backend("jax")
+    keras_home = tmp_path / "keras-home"
+    keras_home.mkdir()
+    (keras_home / "keras.json").write_text(json.dumps({"backend": "jax"}))
+    stdout, ran_on = run_ok_reporting_the_backend(
+        "pima_binary.py", "--quick", "--data", write_own_csv(tmp_path / "own.csv"), "--out", tmp_path / "out",
+        env=script_env(KERAS_BACKEND=None, KERAS_HOME=str(keras_home)))
+    assert ran_on == "jax"
+    assert "Keras backend: jax (set by KERAS_BACKEND or keras.json)" in stdout
+
+
 def test_pima_on_jax_reaches_the_same_held_out_accuracy(tmp_path):
     run_ok("pima_binary.py", "--data", shared_file("pima-indians-diabetes.data.csv"), "--out", tmp_path,
            env=backend("jax"))
