@@ -565,11 +565,12 @@ def learning_curves(history, best_epoch, title):
     figure = Figure(figsize=(10, 4), layout="tight")
     for axis, metric in zip(figure.subplots(1, 2), ["loss", "accuracy"]):
         epochs = range(1, len(history[metric]) + 1)
-        axis.plot(epochs, history[metric], label="training")
-        axis.plot(epochs, history[f"val_{metric}"], label="validation")
+        style = ".-" if len(epochs) <= 20 else "-"  # a dot an epoch while they can be told apart
+        axis.plot(epochs, history[metric], style, label="training")
+        axis.plot(epochs, history[f"val_{metric}"], style, label="validation")
         axis.axvline(best_epoch, color="grey", linestyle=":", label=f"lowest validation loss: epoch {best_epoch}")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epoch 1, 2, 3: no 1.5
-        axis.set(xlabel="epoch", ylabel=metric)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # epoch 1, 2, 3: no 1.5
+        axis.set(xlabel="epoch", ylabel=metric, xlim=(0.5, len(epochs) + 0.5))
         axis.legend()
     figure.suptitle(f"{title}: learning curves")
     return figure
@@ -616,6 +617,7 @@ def digit_grid(images, captions, title, wrong=None):
 def confusion_figure(confusion):
     """The 10x10 counts: the diagonal (right answers) in green, mistakes in shades of red."""
     from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
 
     mistakes = confusion * (1 - np.eye(10, dtype=int))
     figure = Figure(figsize=(7, 6), layout="tight")
@@ -625,7 +627,7 @@ def confusion_figure(confusion):
         for said in range(10):
             count = confusion[true, said]
             if true == said:
-                axis.add_patch(_square(said, true, "#2e7d32"))
+                axis.add_patch(Rectangle((said - 0.5, true - 0.5), 1, 1, color="#2e7d32"))
                 axis.text(said, true, count, ha="center", va="center", color="white", fontsize=8)
             elif count:
                 axis.text(said, true, count, ha="center", va="center", fontsize=9,
@@ -635,12 +637,6 @@ def confusion_figure(confusion):
     axis.set_title(f"{confusion.trace()} of {confusion.sum()} test digits right; "
                    "off the diagonal: mistakes")
     return figure
-
-
-def _square(x, y, colour):
-    from matplotlib.patches import Rectangle
-
-    return Rectangle((x - 0.5, y - 0.5), 1, 1, color=colour)
 
 
 def own_predictions_figure(paths, thumbnails, digits, probabilities):

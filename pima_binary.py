@@ -401,11 +401,12 @@ def learning_curves(history, best_epoch, title):
     figure = Figure(figsize=(10, 4), layout="tight")
     for axis, metric in zip(figure.subplots(1, 2), ["loss", "accuracy"]):
         epochs = range(1, len(history[metric]) + 1)
-        axis.plot(epochs, history[metric], label="training")
-        axis.plot(epochs, history[f"val_{metric}"], label="validation")
+        style = ".-" if len(epochs) <= 20 else "-"  # a dot an epoch while they can be told apart
+        axis.plot(epochs, history[metric], style, label="training")
+        axis.plot(epochs, history[f"val_{metric}"], style, label="validation")
         axis.axvline(best_epoch, color="grey", linestyle=":", label=f"lowest validation loss: epoch {best_epoch}")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epoch 1, 2, 3: no 1.5
-        axis.set(xlabel="epoch", ylabel=metric)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # epoch 1, 2, 3: no 1.5
+        axis.set(xlabel="epoch", ylabel=metric, xlim=(0.5, len(epochs) + 0.5))
         axis.legend()
     figure.suptitle(f"{title}: learning curves")
     return figure
