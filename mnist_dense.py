@@ -227,8 +227,7 @@ def main(argv=None):
     pictures.update(prediction_pictures(x_test, y_test, predicted, confidence))
 
     ## 9. Save the model, its pictures and figures
-    # Article D saves to .h5, the old format; .keras is Keras 3's own. The helper writes all
-    # files or none.
+    # Article D saves to .h5, the old format; .keras is Keras 3's own. The helper writes all or none.
     helpers.save_outputs(args.out, {
         "model.keras": model, **pictures,
         "metrics.json": {
@@ -554,7 +553,7 @@ def network_drawing(keras, model):
               "conda install graphviz) and pip install pydot")
         return {}
     return {"network.png": keras.utils.model_to_dot(
-        model, show_shapes=True, show_layer_activations=True, dpi=72).create_png()}
+        model, show_shapes=True, show_layer_names=False, show_layer_activations=True, dpi=72).create_png()}
 
 
 def learning_curves(history, best_epoch, title):

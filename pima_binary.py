@@ -390,7 +390,7 @@ def network_drawing(keras, model):
               "conda install graphviz) and pip install pydot")
         return {}
     return {"network.png": keras.utils.model_to_dot(
-        model, show_shapes=True, show_layer_activations=True, dpi=72).create_png()}
+        model, show_shapes=True, show_layer_names=False, show_layer_activations=True, dpi=72).create_png()}
 
 
 def learning_curves(history, best_epoch, title):

@@ -111,9 +111,9 @@ def _stop_at_once(signum, frame):
 
 
 # The scripts import this module before NumPy, so that a stop in their first second is the
-# same one line. Other programs that import it (pytest, IPython) keep their own handlers.
-_main_file = getattr(sys.modules["__main__"], "__file__", None)
-if _main_file and Path(_main_file).resolve().parent == Path(__file__).resolve().parent and not _ipython():
+# same one line. Other programs that import it (pytest, IPython, your own) keep their handlers.
+_main_file = Path(getattr(sys.modules["__main__"], "__file__", None) or "-")
+if _main_file.name in ("mnist_dense.py", "pima_binary.py") and not _ipython():
     _stop_on_signals()
 
 

@@ -394,13 +394,16 @@ def test_11_a_signal_while_the_script_imports_numpy_is_one_line(tmp_path, script
     assert result.stdout == "" and not out.exists()
 
 
-def test_11_importing_the_helper_elsewhere_keeps_the_importers_handlers():
-    """pytest, IPython or a program of one's own that imports tutorial_helpers keeps its handlers."""
-    program = ("import signal, sys; sys.path.insert(0, sys.argv[1]); before = signal.getsignal(signal.SIGINT); "
-               "import tutorial_helpers; print(signal.getsignal(signal.SIGINT) is before, "
-               "signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)")
-    result = subprocess.run([sys.executable, "-c", program, str(ROOT)], capture_output=True, text=True,
-                            timeout=60, env=script_env())
+def test_11_a_program_of_ones_own_that_imports_a_script_keeps_its_handlers(tmp_path):
+    """pytest, IPython, or one's own program using prepare_digit (README) keeps its handlers."""
+    program = tmp_path / "my_program.py"
+    program.write_text("import signal, sys\n"
+                       f"sys.path.insert(0, {str(ROOT)!r})\n"
+                       "import mnist_dense, pima_binary\n"
+                       "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler,\n"
+                       "      signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)\n")
+    result = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=60,
+                            env=script_env())
     assert result.stdout.split() == ["True", "True"], result.stderr
 
 
