@@ -256,7 +256,8 @@ def test_ctrl_c_while_saving_leaves_the_old_set_or_the_new_one_never_a_mix(tmp_p
     for name in ["a.txt", "b.txt", "c.txt"]:
         (tmp_path / name).write_bytes(b"old")
     result = subprocess.run([sys.executable, "-c", stopping_program(tmp_path, stop_during)],
-                            capture_output=True, text=True, timeout=120, env=script_env())
+                            capture_output=True, text=True, timeout=120, env=script_env(),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as a terminal's Ctrl-C
     assert_one_line_error(result, "interrupted (Ctrl-C)", code=130)
     assert files_in(tmp_path) == ["a.txt", "b.txt", "c.txt"]  # no temporary file either
     assert {(tmp_path / name).read_bytes() for name in ["a.txt", "b.txt", "c.txt"]} == {left}

@@ -381,6 +381,13 @@ runpy.run_path(script, run_name="__main__")
 """
 
 
+def as_from_a_terminal():
+    """The stop signals' default actions in the child, even where pytest's runner ignores one
+    (a shell's background job, a pytest-xdist worker)."""
+    for signum in [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]:
+        signal.signal(signum, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signal_name, said", [
     ("SIGINT", "interrupted (Ctrl-C)"), ("SIGTERM", "stopped (SIGTERM)"),
     ("SIGHUP", "stopped (SIGHUP: the terminal closed)")])
@@ -388,7 +395,8 @@ runpy.run_path(script, run_name="__main__")
 def test_11_a_signal_while_the_script_imports_numpy_is_one_line(tmp_path, script, signal_name, said):
     out = tmp_path / "out"
     result = subprocess.run([sys.executable, "-c", SIGNAL_AT_NUMPY, signal_name, str(ROOT / script), "--quick",
-                             "--out", str(out)], capture_output=True, text=True, timeout=120, env=script_env())
+                             "--out", str(out)], capture_output=True, text=True, timeout=120, env=script_env(),
+                            preexec_fn=as_from_a_terminal)
     assert result.stderr == f"{said}: stopped before the end; no output file was left half-written\n"
     assert result.returncode == 128 + getattr(signal, signal_name)
     assert result.stdout == "" and not out.exists()
@@ -403,7 +411,7 @@ def test_11_a_program_of_ones_own_that_imports_a_script_keeps_its_handlers(tmp_p
                        "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler,\n"
                        "      signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)\n")
     result = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=60,
-                            env=script_env())
+                            env=script_env(), preexec_fn=as_from_a_terminal)
     assert result.stdout.split() == ["True", "True"], result.stderr
 
 
