@@ -10,7 +10,6 @@ along with a script. Only the standard library loads at first, so --help answers
 
 import contextlib
 import hashlib
-import http.client
 import importlib.util
 import json
 import logging
@@ -20,7 +19,6 @@ import signal
 import sys
 import tempfile
 import time
-import urllib.request
 import warnings
 from pathlib import Path
 
@@ -101,8 +99,7 @@ def _stop_on_signals():
 
 
 def _stop_at_once(signum, frame):
-    # Unwinding a KeyboardInterrupt out of a TensorFlow step can crash the interpreter (seen:
-    # "free(): invalid next size"), so delete what is half-written and leave at once.
+    # A KeyboardInterrupt unwinding out of a TensorFlow step can crash Python ("free(): invalid next size").
     for path in list(_unfinished_files):
         with contextlib.suppress(OSError):
             os.remove(path)
@@ -122,6 +119,9 @@ if _main_file.name in ("mnist_dense.py", "pima_binary.py") and not _ipython():
 def download(url, sha256, data_dir):
     """The path of url's file in data_dir, downloaded unless a copy with that SHA-256 is there. A
     download takes the name only once its SHA-256 matches, so a differing copy stays till then."""
+    import http.client  # here, not at the top: a script's first lines load fast (a stop there is one line)
+    import urllib.request
+
     data_dir = Path(data_dir)
     path = data_dir / url.rsplit("/", 1)[-1]
     if path.is_dir():
