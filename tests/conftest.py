@@ -114,6 +114,13 @@ def wait_for_line(process, text, seconds=300):
                          f"lines:\n{''.join(lines[-30:])}{unread.decode(errors='replace')}\nstderr:\n{stderr[-3000:]}")
 
 
+def as_from_a_terminal():
+    """preexec_fn: the stop signals' default actions in the child, as a terminal starts it, even
+    where pytest's runner ignores one (a shell's background job, a pytest-xdist worker)."""
+    for signum in [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]:
+        signal.signal(signum, signal.SIG_DFL)
+
+
 @pytest.fixture
 def start_process():
     """Popen for a test: the processes it starts end with the test, whatever happens in it.

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 import mnist_dense
-from conftest import ROOT, assert_one_line_error, run_ok, run_script, script_env, shared_file
+from conftest import ROOT, as_from_a_terminal, assert_one_line_error, run_ok, run_script, script_env, shared_file
 
 CTRL_C_LINE = "interrupted (Ctrl-C): stopped before the end; no output file was left half-written"
 SEVEN = [(80, 70), (200, 70), (120, 220)]  # one stroke on the 280x280 canvas: a 7
@@ -54,7 +54,7 @@ def drawing_server(model_folder, seconds=120):
         [sys.executable, str(ROOT / "mnist_dense.py"), "--draw", "--port", "0", "--out", str(model_folder)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=script_env(),
         # Ctrl-C as a terminal delivers it, even when pytest's own runner ignores it
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        preexec_fn=as_from_a_terminal)
     try:
         yield process, printed_url(process, seconds)
     finally:

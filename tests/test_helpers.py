@@ -12,7 +12,7 @@ import time
 import pytest
 
 import tutorial_helpers as helpers
-from conftest import HARNESS, ROOT, assert_one_line_error, run_patched, script_env, wait_for_line
+from conftest import HARNESS, ROOT, as_from_a_terminal, assert_one_line_error, run_patched, script_env, wait_for_line
 
 BODY = b"6,148,72,35,0,33.6,0.627,50,1\n" * 2000
 SHA256 = hashlib.sha256(BODY).hexdigest()
@@ -190,7 +190,7 @@ def test_ctrl_c_during_a_download_deletes_the_part_file_and_is_one_line(local_se
     local_server.pause["table.csv"] = 0.05  # 600 chunks: half a minute, if it were not stopped
     download = start_process(
         [sys.executable, HARNESS, "--", "download", f"{local_server.url}/table.csv", SHA256, tmp_path],
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as a terminal's Ctrl-C
+        preexec_fn=as_from_a_terminal)
     wait_for_line(download, "Downloading", seconds=60)  # printed once the .part file is made
     assert len(list(tmp_path.glob(".table.csv-*.part"))) == 1, files_in(tmp_path)
     time.sleep(0.5)  # a few chunks in
@@ -257,7 +257,7 @@ def test_ctrl_c_while_saving_leaves_the_old_set_or_the_new_one_never_a_mix(tmp_p
         (tmp_path / name).write_bytes(b"old")
     result = subprocess.run([sys.executable, "-c", stopping_program(tmp_path, stop_during)],
                             capture_output=True, text=True, timeout=120, env=script_env(),
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as a terminal's Ctrl-C
+                            preexec_fn=as_from_a_terminal)
     assert_one_line_error(result, "interrupted (Ctrl-C)", code=130)
     assert files_in(tmp_path) == ["a.txt", "b.txt", "c.txt"]  # no temporary file either
     assert {(tmp_path / name).read_bytes() for name in ["a.txt", "b.txt", "c.txt"]} == {left}

@@ -11,12 +11,11 @@ import resource
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, assert_one_line_error, run_script, script_env, wait_for_line
+from conftest import ROOT, as_from_a_terminal, assert_one_line_error, run_script, script_env, wait_for_line
 from test_mnist import write_own_npz
 from test_pima import write_own_csv
 
@@ -379,13 +378,6 @@ sys.path.insert(0, os.path.dirname(script))
 sys.meta_path.insert(0, SignalAtNumPy())
 runpy.run_path(script, run_name="__main__")
 """
-
-
-def as_from_a_terminal():
-    """The stop signals' default actions in the child, even where pytest's runner ignores one
-    (a shell's background job, a pytest-xdist worker)."""
-    for signum in [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]:
-        signal.signal(signum, signal.SIG_DFL)
 
 
 @pytest.mark.parametrize("signal_name, said", [

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, assert_one_line_error, run_ok, run_script, script_env, wait_for_line
+from conftest import ROOT, as_from_a_terminal, assert_one_line_error, run_ok, run_script, script_env, wait_for_line
 from test_mnist import write_own_npz
 from test_pima import write_own_csv
 
@@ -20,11 +20,6 @@ def own_data(script, tmp_path):
     if script == "pima_binary.py":
         return write_own_csv(tmp_path / "own.csv")
     return write_own_npz(tmp_path / "own.npz")
-
-
-def as_a_terminal_delivers_ctrl_c():
-    """Ctrl-C's default action in the child, even when pytest's own runner ignores it."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.mark.parametrize("script, signum, name", [
@@ -41,7 +36,7 @@ def test_a_stop_during_fit_says_so_and_keeps_the_previous_run_whole(tmp_path, st
     before = {path.name: path.read_bytes() for path in out.iterdir()}
 
     process = start_process([sys.executable, ROOT / script, "--data", data, "--epochs", 100000, "--out", out],
-                            preexec_fn=as_a_terminal_delivers_ctrl_c)
+                            preexec_fn=as_from_a_terminal)
     wait_for_line(process, "Epoch 3/")
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
@@ -58,7 +53,7 @@ def test_ctrl_c_while_keras_loads_is_one_line(tmp_path, start_process):
     process = start_process(
         [sys.executable, ROOT / "pima_binary.py", "--data", write_own_csv(tmp_path / "own.csv"),
          "--out", tmp_path / "out"],
-        env=script_env(PYTHONPATH=str(tmp_path / "slow")), preexec_fn=as_a_terminal_delivers_ctrl_c)
+        env=script_env(PYTHONPATH=str(tmp_path / "slow")), preexec_fn=as_from_a_terminal)
     wait_for_line(process, "loading keras", seconds=60)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)
