@@ -6,7 +6,7 @@ seconds in fit; for Pima also recall, the share of sick patients found. A benchm
 test: it prints figures and asserts nothing.
 
     python benchmarks/accuracy_over_seeds.py pima_binary.py                   # seeds 1 to 10
-    python benchmarks/accuracy_over_seeds.py mnist_dense.py --seeds 7 --data ../shared/data/mnist.npz
+    python benchmarks/accuracy_over_seeds.py mnist_dense.py --data ../shared/data/mnist.npz
     python benchmarks/accuracy_over_seeds.py pima_binary.py --flags=--early-stop
 
 Without --data, the script finds or downloads its data as usual; the Pima CSV is read from
@@ -37,7 +37,16 @@ def seeds(text):
 
 def run(script, network, seed, data, flags):
     with tempfile.TemporaryDirectory() as out:
-        command = [sys.executable, ROOT / script, "--network", network, "--seed", str(seed), "--out", out]
+        command = [
+            sys.executable,
+            ROOT / script,
+            "--network",
+            network,
+            "--seed",
+            str(seed),
+            "--out",
+            out,
+        ]
         if data:
             command += ["--data", data]
         command += flags
@@ -48,33 +57,54 @@ def run(script, network, seed, data, flags):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("script", choices=NETWORKS)
     parser.add_argument("--networks", nargs="+", help="default: all of the script's")
     parser.add_argument("--seeds", type=seeds, default=seeds("1-10"), help="e.g. 1-10, 7 or 1,3,5")
     parser.add_argument("--data", type=Path, help="the data file to pass to the script")
-    parser.add_argument("--flags", default="", help="more flags for the script, e.g. --flags=--early-stop")
+    parser.add_argument(
+        "--flags", default="", help="more flags for the script, e.g. --flags=--early-stop"
+    )
     args = parser.parse_args()
     data = args.data
-    if data is None and args.script == "pima_binary.py" and (SHARED_DATA / "pima-indians-diabetes.data.csv").is_file():
+    if (
+        data is None
+        and args.script == "pima_binary.py"
+        and (SHARED_DATA / "pima-indians-diabetes.data.csv").is_file()
+    ):
         data = SHARED_DATA / "pima-indians-diabetes.data.csv"
-    print(f"{args.script} {args.flags} on {data or 'its downloaded data'}, seeds {args.seeds[0]} to {args.seeds[-1]}")
-    print(f"{'network':8} {'test accuracy: mean (min-max)':>30} {'training':>9} {'fit s':>6} {'epochs':>6}"
-          + (f" {'recall':>7} {'baseline':>9}" if args.script == "pima_binary.py" else ""))
+    print(
+        f"{args.script} {args.flags} on {data or 'its downloaded data'}, "
+        f"seeds {args.seeds[0]} to {args.seeds[-1]}"
+    )
+    print(
+        f"{'network':8} {'test accuracy: mean (min-max)':>30} {'training':>9} "
+        f"{'fit s':>6} {'epochs':>6}"
+        + (f" {'recall':>7} {'baseline':>9}" if args.script == "pima_binary.py" else "")
+    )
     for network in args.networks or NETWORKS[args.script]:
         runs = []
         for seed in args.seeds:
             runs.append(run(args.script, network, seed, data, args.flags.split()))
-            print(f"  {network} seed {seed}: {runs[-1]['test_accuracy']:.4f}", file=sys.stderr, flush=True)
+            print(
+                f"  {network} seed {seed}: {runs[-1]['test_accuracy']:.4f}",
+                file=sys.stderr,
+                flush=True,
+            )
         test = [r["test_accuracy"] for r in runs]
-        line = (f"{network:8} {statistics.mean(test):>14.4f} ({min(test):.4f}-{max(test):.4f}) "
-                f"{statistics.mean(r['train_accuracy'] for r in runs):9.4f} "
-                f"{statistics.mean(r['fit_seconds'] for r in runs):6.1f} "
-                f"{statistics.mean(r.get('epochs_trained', r['epochs']) for r in runs):6.1f}")
+        line = (
+            f"{network:8} {statistics.mean(test):>14.4f} ({min(test):.4f}-{max(test):.4f}) "
+            f"{statistics.mean(r['train_accuracy'] for r in runs):9.4f} "
+            f"{statistics.mean(r['fit_seconds'] for r in runs):6.1f} "
+            f"{statistics.mean(r.get('epochs_trained', r['epochs']) for r in runs):6.1f}"
+        )
         if args.script == "pima_binary.py":
-            line += (f" {statistics.mean(r['recall'] for r in runs):7.3f}"
-                     f" {statistics.mean(r['baseline_accuracy'] for r in runs):9.4f}")
+            line += (
+                f" {statistics.mean(r['recall'] for r in runs):7.3f}"
+                f" {statistics.mean(r['baseline_accuracy'] for r in runs):9.4f}"
+            )
         print(line, flush=True)
 
 

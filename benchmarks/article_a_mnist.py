@@ -23,17 +23,27 @@ test_images = test_images.reshape((len(test_images), 784)).astype("float32") / 2
 train_labels = keras.utils.to_categorical(train_labels)
 test_labels = keras.utils.to_categorical(test_labels)
 
-network = keras.Sequential([
-    keras.Input(shape=(784,)),  # was input_shape=(784,) on the first Dense layer
-    keras.layers.Dense(784, activation="relu"),
-    keras.layers.Dense(784, activation="relu"),
-    keras.layers.Dense(10, activation="softmax"),
-])
+network = keras.Sequential(
+    [
+        keras.Input(shape=(784,)),  # was input_shape=(784,) on the first Dense layer
+        keras.layers.Dense(784, activation="relu"),
+        keras.layers.Dense(784, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ]
+)
 network.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
 started = time.perf_counter()
 network.fit(train_images, train_labels, epochs=5, batch_size=128)
 fit_seconds = time.perf_counter() - started
 test_loss, test_acc = network.evaluate(test_images, test_labels)
 print("test_acc:", test_acc, "test_loss", test_loss)
-print(json.dumps({"fit_seconds": fit_seconds, "accuracy": test_acc, "evaluated_on": "test digits",
-                  "n_fit": len(train_images)}))
+print(
+    json.dumps(
+        {
+            "fit_seconds": fit_seconds,
+            "accuracy": test_acc,
+            "evaluated_on": "test digits",
+            "n_fit": len(train_images),
+        }
+    )
+)

@@ -30,8 +30,12 @@ HERE = Path(__file__).resolve().parent
 
 PAIRS = {  # name: (data file, article's program, our script, what accuracy means)
     "mnist": ("mnist.npz", "article_a_mnist.py", "mnist_dense.py", "both: the 10,000 test digits"),
-    "pima": ("pima-indians-diabetes.data.csv", "article_b_pima.py", "pima_binary.py",
-             "article: on the rows it trained on; ours: held-out (training rows in brackets)"),
+    "pima": (
+        "pima-indians-diabetes.data.csv",
+        "article_b_pima.py",
+        "pima_binary.py",
+        "article: on the rows it trained on; ours: held-out (training rows in brackets)",
+    ),
 }
 
 # Multiply-adds of article A's 784-784-10 network for one digit, forward.
@@ -39,13 +43,17 @@ MNIST_LAYERS = [(784, 784), (784, 784), (784, 10)]
 FORWARD_MACS = sum(n_in * n_out for n_in, n_out in MNIST_LAYERS)
 # Training: the forward pass, the weight gradients (as many multiply-adds again), and the
 # gradients passed back through every layer but the first (nothing needs the input's).
-TRAIN_FLOP_PER_DIGIT = 2 * (2 * FORWARD_MACS + sum(n_in * n_out for n_in, n_out in MNIST_LAYERS[1:]))
+TRAIN_FLOP_PER_DIGIT = 2 * (
+    2 * FORWARD_MACS + sum(n_in * n_out for n_in, n_out in MNIST_LAYERS[1:])
+)
 
 
 def run_once(command):
     """Wall seconds, peak resident memory (MiB) and stdout of one whole process."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
@@ -58,15 +66,23 @@ def epoch_seconds(output):
     """Seconds per epoch after the first, from Keras's 'N/N ... Xms/step' lines."""
     lines = re.findall(r"(\d+)/\1\b.*?(\d+(?:\.\d+)?)(m|u)s/step", output.replace("\r", "\n"))
     epochs = [line for line in lines if line[0] == lines[0][0]]  # not evaluate()'s line
-    per_epoch = [int(steps) * float(time) / (1000 if unit == "m" else 1e6) for steps, time, unit in epochs]
+    per_epoch = [
+        int(steps) * float(time) / (1000 if unit == "m" else 1e6) for steps, time, unit in epochs
+    ]
     return statistics.mean(per_epoch[1:]) if len(per_epoch) > 1 else float("nan")
 
 
 def measure_article(program, data):
     wall, memory, output = run_once([sys.executable, HERE / program, data])
     result = json.loads(output.strip().splitlines()[-1])
-    return dict(wall=wall, memory=memory, fit=result["fit_seconds"], epoch=epoch_seconds(output),
-                accuracy=result["accuracy"], digits_per_epoch=result.get("n_fit"))
+    return dict(
+        wall=wall,
+        memory=memory,
+        fit=result["fit_seconds"],
+        epoch=epoch_seconds(output),
+        accuracy=result["accuracy"],
+        digits_per_epoch=result.get("n_fit"),
+    )
 
 
 def measure_ours(script, data, seed):
@@ -74,9 +90,15 @@ def measure_ours(script, data, seed):
         command = [sys.executable, ROOT / script, "--data", data, "--seed", str(seed), "--out", out]
         wall, memory, output = run_once(command)
         metrics = json.loads((Path(out) / "metrics.json").read_text())
-    return dict(wall=wall, memory=memory, fit=metrics["fit_seconds"], epoch=epoch_seconds(output),
-                accuracy=metrics["test_accuracy"], train_accuracy=metrics["train_accuracy"],
-                digits_per_epoch=metrics["n_train"] - metrics["n_validation"])
+    return dict(
+        wall=wall,
+        memory=memory,
+        fit=metrics["fit_seconds"],
+        epoch=epoch_seconds(output),
+        accuracy=metrics["test_accuracy"],
+        train_accuracy=metrics["train_accuracy"],
+        digits_per_epoch=metrics["n_train"] - metrics["n_validation"],
+    )
 
 
 MATMUL_PROGRAM = """
@@ -104,8 +126,12 @@ print(50 * 2 * 128 * 784 * 784 / min(timings) / 1e9)
 def matmul_gflops(repeats=30):
     """Float32 GFLOP/s of TensorFlow here on the network's own product, a batch of 128 digits
     times a 784x784 weight matrix: the best of `repeats` timings of 50 chained products."""
-    result = subprocess.run([sys.executable, "-c", MATMUL_PROGRAM, str(repeats)],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", MATMUL_PROGRAM, str(repeats)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(result.stdout.strip().splitlines()[-1])
 
 
@@ -115,38 +141,63 @@ def spread(values):
 
 def report(name, note, runs, gflops):
     print(f"\n{name}: {len(runs['article'])} runs each, alternating; accuracy {note}")
-    print(f"{'':8} {'wall s, median (range)':>24} {'fit s, median (range)':>24} {'s/epoch':>8} "
-          f"{'peak MiB':>9} {'accuracy, median':>17}")
+    print(
+        f"{'':8} {'wall s, median (range)':>24} {'fit s, median (range)':>24} {'s/epoch':>8} "
+        f"{'peak MiB':>9} {'accuracy, median':>17}"
+    )
     for who in ["article", "ours"]:
         rows = runs[who]
         accuracy = f"{statistics.median(r['accuracy'] for r in rows):.4f}"
         if name == "pima":
-            accuracy += f" ({statistics.median(r['train_accuracy'] for r in rows):.4f})" if who == "ours" else ""
-        print(f"{who:8} {spread([r['wall'] for r in rows]):>24} {spread([r['fit'] for r in rows]):>24} "
-              f"{statistics.median(r['epoch'] for r in rows):8.2f} {max(r['memory'] for r in rows):9.0f} "
-              f"{accuracy:>17}")
-    ratio = {key: statistics.median(r[key] for r in runs["ours"]) /
-             statistics.median(r[key] for r in runs["article"]) for key in ["wall", "fit"]}
+            accuracy += (
+                f" ({statistics.median(r['train_accuracy'] for r in rows):.4f})"
+                if who == "ours"
+                else ""
+            )
+        print(
+            f"{who:8} {spread([r['wall'] for r in rows]):>24} "
+            f"{spread([r['fit'] for r in rows]):>24} "
+            f"{statistics.median(r['epoch'] for r in rows):8.2f} "
+            f"{max(r['memory'] for r in rows):9.0f} "
+            f"{accuracy:>17}"
+        )
+    ratio = {
+        key: statistics.median(r[key] for r in runs["ours"])
+        / statistics.median(r[key] for r in runs["article"])
+        for key in ["wall", "fit"]
+    }
     print(f"ours / article: wall {ratio['wall']:.2f}, fit {ratio['fit']:.2f}")
     if name == "mnist":
-        print(f"arithmetic floor: {TRAIN_FLOP_PER_DIGIT / 1e6:.2f} MFLOP to train on one digit "
-              f"(forward {2 * FORWARD_MACS / 1e6:.2f}, weight gradients as many, gradients passed back "
-              f"through the last two layers {(TRAIN_FLOP_PER_DIGIT - 4 * FORWARD_MACS) / 1e6:.2f});")
-        print(f"  this machine's TensorFlow multiplies 128x784 by 784x784 at {gflops:.0f} GFLOP/s (best of 30)")
+        print(
+            f"arithmetic floor: {TRAIN_FLOP_PER_DIGIT / 1e6:.2f} MFLOP to train on one digit "
+            f"(forward {2 * FORWARD_MACS / 1e6:.2f}, weight gradients as many, "
+            "gradients passed back "
+            f"through the last two layers {(TRAIN_FLOP_PER_DIGIT - 4 * FORWARD_MACS) / 1e6:.2f});"
+        )
+        print(
+            "  this machine's TensorFlow multiplies 128x784 by 784x784 at "
+            f"{gflops:.0f} GFLOP/s (best of 30)"
+        )
         for who in ["article", "ours"]:
             digits = runs[who][0]["digits_per_epoch"]
             floor = digits * TRAIN_FLOP_PER_DIGIT / (gflops * 1e9)
             epoch = statistics.median(r["epoch"] for r in runs[who])
-            print(f"  {who:8} {digits:,} digits an epoch: floor {floor:.2f} s, measured {epoch:.2f} s "
-                  f"= {epoch / floor:.2f}x the floor")
+            print(
+                f"  {who:8} {digits:,} digits an epoch: floor {floor:.2f} s, "
+                f"measured {epoch:.2f} s = {epoch / floor:.2f}x the floor"
+            )
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--data-dir", type=Path,
-                        default=Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data")),
-                        help="folder holding the real mnist.npz and Pima CSV")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data")),
+        help="folder holding the real mnist.npz and Pima CSV",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="runs of each program")
     parser.add_argument("--only", choices=PAIRS, help="one pair only")
     args = parser.parse_args()
@@ -165,9 +216,12 @@ def main():
             runs["article"].append(measure_article(article, data))
             runs["ours"].append(measure_ours(ours, data, seed=repeat + 1))
             article_run, our_run = runs["article"][-1], runs["ours"][-1]
-            print(f"  {name} run {repeat + 1}/{args.repeats}: article {article_run['wall']:.1f} s, "
-                  f"accuracy {article_run['accuracy']:.4f}; ours {our_run['wall']:.1f} s, "
-                  f"accuracy {our_run['accuracy']:.4f} (seed {repeat + 1})", flush=True)
+            print(
+                f"  {name} run {repeat + 1}/{args.repeats}: article {article_run['wall']:.1f} s, "
+                f"accuracy {article_run['accuracy']:.4f}; ours {our_run['wall']:.1f} s, "
+                f"accuracy {our_run['accuracy']:.4f} (seed {repeat + 1})",
+                flush=True,
+            )
         report(name, note, runs, max(gflops, default=0))
 
 

@@ -27,11 +27,15 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-MEASURE = ("import resource, subprocess, sys; "
-           "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; "
-           "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-MAKE_MODEL = ("import sys, keras; keras.Sequential([keras.Input(shape=(784,)), "
-              "keras.layers.Dense(10, activation='softmax')]).save(sys.argv[1])")
+MEASURE = (
+    "import resource, subprocess, sys; "
+    "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; "
+    "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+MAKE_MODEL = (
+    "import sys, keras; keras.Sequential([keras.Input(shape=(784,)), "
+    "keras.layers.Dense(10, activation='softmax')]).save(sys.argv[1])"
+)
 
 
 def write_photo(path, seed, size=(4000, 3000)):  # (height, width): an upright phone photo
@@ -45,25 +49,45 @@ def write_photo(path, seed, size=(4000, 3000)):  # (height, width): an upright p
     image = Image.fromarray(np.stack([grey, grey, (grey * 0.95).astype("uint8")], axis=2))
     draw = ImageDraw.Draw(image)
     scale = width / 3000
-    x, y = width // 2 + int(rng.integers(-300, 300) * scale), height // 2 + int(rng.integers(-300, 300) * scale)
-    draw.line([(x - 250 * scale, y - 700 * scale), (x + 50 * scale, y - 900 * scale), (x + 50 * scale, y + 900 * scale)],
-              fill=(40, 40, 50), width=max(3, round(45 * scale)))
+    x, y = (
+        width // 2 + int(rng.integers(-300, 300) * scale),
+        height // 2 + int(rng.integers(-300, 300) * scale),
+    )
+    draw.line(
+        [
+            (x - 250 * scale, y - 700 * scale),
+            (x + 50 * scale, y - 900 * scale),
+            (x + 50 * scale, y + 900 * scale),
+        ],
+        fill=(40, 40, 50),
+        width=max(3, round(45 * scale)),
+    )
     image.save(path, quality=90)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--counts", type=int, nargs="+", default=[1, 4, 12], help="numbers of photos per run")
-    parser.add_argument("--model", type=Path, help="a saved MNIST model (default: an untrained one)")
-    parser.add_argument("--script", type=Path, default=ROOT / "mnist_dense.py", help="the mnist_dense.py to measure")
+    parser.add_argument(
+        "--counts", type=int, nargs="+", default=[1, 4, 12], help="numbers of photos per run"
+    )
+    parser.add_argument(
+        "--model", type=Path, help="a saved MNIST model (default: an untrained one)"
+    )
+    parser.add_argument(
+        "--script", type=Path, default=ROOT / "mnist_dense.py", help="the mnist_dense.py to measure"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         model = args.model
         if model is None:
             model = work / "model.keras"
-            subprocess.run([sys.executable, "-c", MAKE_MODEL, str(model)], check=True, capture_output=True,
-                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+            subprocess.run(
+                [sys.executable, "-c", MAKE_MODEL, str(model)],
+                check=True,
+                capture_output=True,
+                env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+            )
         photos = []
         for index in range(max(args.counts)):
             photos.append(work / f"photo_{index:02d}.jpg")
@@ -71,14 +95,26 @@ def main():
         small = work / "small.png"
         write_photo(small, seed=0, size=(100, 100))
         size = photos[0].stat().st_size
-        print(f"{args.script}: photos 3000x4000 (width x height) JPEG, about {size / 1e6:.1f} MB each")
+        print(
+            f"{args.script}: photos 3000x4000 (width x height) JPEG, about {size / 1e6:.1f} MB each"
+        )
         print(f"{'photos':>9}  {'peak RSS MiB':>12}  {'wall s':>6}")
         for count in [0, *args.counts]:
             images = photos[:count] if count else [small]
-            command = [sys.executable, str(args.script), "--predict", *map(str, images),
-                       "--model", str(model), "--out", str(work / f"out{count}")]
+            command = [
+                sys.executable,
+                str(args.script),
+                "--predict",
+                *map(str, images),
+                "--model",
+                str(model),
+                "--out",
+                str(work / f"out{count}"),
+            ]
             started = time.perf_counter()
-            result = subprocess.run([sys.executable, "-c", MEASURE, *command], capture_output=True, text=True)
+            result = subprocess.run(
+                [sys.executable, "-c", MEASURE, *command], capture_output=True, text=True
+            )
             wall = time.perf_counter() - started
             code, peak_kib = map(int, result.stdout.split())
             if code != 0:

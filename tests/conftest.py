@@ -19,10 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 HARNESS = Path(__file__).resolve().parent / "harness.py"
 sys.path.insert(0, str(ROOT))
 
-# Real datasets and photos live outside the project (never committed); the variables point elsewhere.
+# Real datasets and photos live outside the project (never committed); the variables point
+# elsewhere.
 SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
 OWN_DIGITS = Path(os.environ.get("OWN_DIGITS_DIR", ROOT.parent / "shared" / "own_digits"))
-LICENSED_DIGITS = Path(os.environ.get("LICENSED_DIGITS_DIR", ROOT.parent / "shared" / "own_digits_licensed"))
+LICENSED_DIGITS = Path(
+    os.environ.get("LICENSED_DIGITS_DIR", ROOT.parent / "shared" / "own_digits_licensed")
+)
 
 # What the caller exported must not change what a script prints: the scripts get their own
 # environment. An empty KERAS_HOME keeps a ~/.keras/keras.json of the caller's out.
@@ -30,8 +33,16 @@ _KERAS_HOME = tempfile.mkdtemp(prefix="keras-home-")
 # The tests' own Keras (loading a saved model to compare) runs on the scripts' backend too:
 # JAX rounds the last bit of a float32 differently from TensorFlow.
 os.environ.update(KERAS_BACKEND="tensorflow", KERAS_HOME=_KERAS_HOME)
-_CALLERS_SETTINGS = {"TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND", "KERAS_HOME", "PYTHONWARNINGS",
-                     "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "MPLBACKEND", "COLUMNS"}
+_CALLERS_SETTINGS = {
+    "TF_CPP_MIN_LOG_LEVEL",
+    "KERAS_BACKEND",
+    "KERAS_HOME",
+    "PYTHONWARNINGS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "MPLBACKEND",
+    "COLUMNS",
+}
 
 
 def script_env(**changes):
@@ -50,14 +61,23 @@ def run_script(script, *args, env=None, timeout=900, **popen):
     """Run one of the project's scripts in a fresh Python process, as a user would."""
     return subprocess.run(
         [sys.executable, str(ROOT / script), *map(str, args)],
-        capture_output=True, text=True, timeout=timeout, env=env or script_env(), **popen)
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or script_env(),
+        **popen,
+    )
 
 
 def run_patched(settings, *command, env=None, timeout=300):
     """Run harness.py: a script's main, or a download, with module settings replaced."""
     return subprocess.run(
         [sys.executable, str(HARNESS), *settings, "--", *map(str, command)],
-        capture_output=True, text=True, timeout=timeout, env=env or script_env())
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or script_env(),
+    )
 
 
 def run_ok(script, *args, env=None, **popen):
@@ -103,15 +123,21 @@ def wait_for_line(process, text, seconds=300):
                     process.unread_stdout = unread
                     return lines
             left = deadline - time.monotonic()
-            chunk = os.read(process.stdout.fileno(), 4096) if left > 0 and selector.select(left) else None
+            chunk = (
+                os.read(process.stdout.fileno(), 4096)
+                if left > 0 and selector.select(left)
+                else None
+            )
             if not chunk:  # the deadline passed (None), or the process closed its stdout (b"")
                 break
             unread += chunk
     process.kill()
     _, stderr = process.communicate(timeout=30)
     ending = "went silent" if chunk is None else "ended"
-    raise AssertionError(f"no line with {text!r}: the process {ending} (within {seconds} s); its last "
-                         f"lines:\n{''.join(lines[-30:])}{unread.decode(errors='replace')}\nstderr:\n{stderr[-3000:]}")
+    raise AssertionError(
+        f"no line with {text!r}: the process {ending} (within {seconds} s); its last "
+        f"lines:\n{''.join(lines[-30:])}{unread.decode(errors='replace')}\nstderr:\n{stderr[-3000:]}"
+    )
 
 
 def as_from_a_terminal():
@@ -131,8 +157,15 @@ def start_process():
     started = []
 
     def start(command, env=None, **popen):
-        process = subprocess.Popen([*map(str, command)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True, env=env or script_env(), start_new_session=True, **popen)
+        process = subprocess.Popen(
+            [*map(str, command)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env or script_env(),
+            start_new_session=True,
+            **popen,
+        )
         started.append(process)
         return process
 
@@ -147,7 +180,9 @@ def start_process():
 def shared_file(name):
     path = SHARED_DATA / name
     if not path.is_file():
-        pytest.skip(f"real data {path} is absent (set SHARED_DATA_DIR to the folder holding {name})")
+        pytest.skip(
+            f"real data {path} is absent (set SHARED_DATA_DIR to the folder holding {name})"
+        )
     return path
 
 
@@ -211,7 +246,7 @@ class LocalServer:
                 stop = time.monotonic() + 120  # the test's bound: never serve for longer
                 for start in range(0, len(body), chunk):
                     try:
-                        self.wfile.write(body[start:start + chunk])
+                        self.wfile.write(body[start : start + chunk])
                         self.wfile.flush()
                     except OSError:  # the client gave up
                         return

@@ -1,6 +1,6 @@
 """Run a script's main(), or one download, with some module settings replaced.
 
-    python tests/harness.py pima_binary.DATA_URL='"http://127.0.0.1:8000/x.csv"' -- pima_binary.py --quick
+    python tests/harness.py pima_binary.DATA_URL='"http://127.0.0.1:8000/x.csv"' -- pima_binary.py
     python tests/harness.py -- download URL SHA256 DATA_DIR
     python tests/harness.py --report-backend -- pima_binary.py --quick
 
@@ -27,7 +27,7 @@ for setting in [setting for setting in settings if setting != "--report-backend"
     target, value = setting.split("=", 1)
     module_name, name = target.rsplit(".", 1)
     setattr(importlib.import_module(module_name), name, ast.literal_eval(value))
-command = sys.argv[separator + 1:]
+command = sys.argv[separator + 1 :]
 if command[0] == "download":
     helpers.run(lambda: print("downloaded", helpers.download(*command[1:])))
 else:
@@ -37,6 +37,9 @@ else:
         script.main(command[1:])
         if report_backend:  # the Keras the script imported, whichever way it did
             keras = sys.modules.get("keras")
-            print(f"harness: keras backend {keras.backend.backend() if keras else 'none: not imported'}")
+            print(
+                "harness: keras backend "
+                f"{keras.backend.backend() if keras else 'none: not imported'}"
+            )
 
     helpers.run(main)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from mnist_dense import open_image, prepare_digit  # mnist_dense imports only NumPy at first
+from own_digits import open_image, prepare_digit  # mnist_dense imports only NumPy at first
 
 # A 7: a bar and a slanted stroke, so that it is neither symmetric nor centred in its box.
 SEVEN = [(400, 300), (1100, 300), (700, 1300)]
@@ -31,7 +31,10 @@ def centre_of_mass(digit):
 def assert_same_digit(actual, expected):
     """The same 28x28, up to a grey level here and there on the stroke's edge."""
     difference = np.abs(actual - expected)
-    assert difference.mean() < 0.005 and difference.max() < 0.25, (difference.mean(), difference.max())
+    assert difference.mean() < 0.005 and difference.max() < 0.25, (
+        difference.mean(),
+        difference.max(),
+    )
 
 
 def lit(digit):
@@ -54,7 +57,10 @@ def test_the_digit_fits_20x20_and_its_centre_of_mass_is_at_the_centre(shift):
     digit = prepare_digit(seven(canvas=(2000, 1700), shift=(300 + shift[0], 100 + shift[1])))
     rows, columns = np.nonzero(digit > 0.05)
     height, width = np.ptp(rows) + 1, np.ptp(columns) + 1
-    assert max(height, width) in (19, 20) and min(height, width) <= 20, (height, width)  # scaled to fit 20x20
+    assert max(height, width) in (19, 20) and min(height, width) <= 20, (
+        height,
+        width,
+    )  # scaled to fit 20x20
     # MNIST centres by the centre of mass, not by the box: a 7's mass is high and to the right,
     # so its box sits lower and further left than a centred box would.
     np.testing.assert_allclose(centre_of_mass(digit), [14, 14], atol=1)
@@ -74,14 +80,21 @@ def test_ink_only_in_the_alpha_channel_is_read():
     assert_same_digit(prepare_digit(white_drawing), prepare_digit(seven()))
 
 
-@pytest.mark.parametrize("orientation, stored_as", [(6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270)],
-                         ids=["orientation 6", "orientation 8"])
-def test_a_photo_stored_sideways_with_an_exif_orientation_is_read_upright(tmp_path, orientation, stored_as):
+@pytest.mark.parametrize(
+    "orientation, stored_as",
+    [(6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270)],
+    ids=["orientation 6", "orientation 8"],
+)
+def test_a_photo_stored_sideways_with_an_exif_orientation_is_read_upright(
+    tmp_path, orientation, stored_as
+):
     """Phones store a photo as the sensor saw it and an EXIF tag saying how to turn it."""
     upright = seven(canvas=(1600, 1600)).convert("RGB")
     upright.save(tmp_path / "upright.jpg", quality=95)
     exif = Image.Exif()
-    exif[0x0112] = orientation  # Orientation: 6, turn 90 degrees clockwise to view; 8, anticlockwise
+    exif[0x0112] = (
+        orientation  # Orientation: 6, turn 90 degrees clockwise to view; 8, anticlockwise
+    )
     upright.transpose(stored_as).save(tmp_path / "sideways.jpg", quality=95, exif=exif.tobytes())
 
     expected = prepare_digit(open_image(tmp_path / "upright.jpg"))

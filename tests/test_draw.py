@@ -20,8 +20,16 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-import mnist_dense
-from conftest import ROOT, as_from_a_terminal, assert_one_line_error, run_ok, run_script, script_env, shared_file
+import own_digits
+from conftest import (
+    ROOT,
+    as_from_a_terminal,
+    assert_one_line_error,
+    run_ok,
+    run_script,
+    script_env,
+    shared_file,
+)
 
 CTRL_C_LINE = "interrupted (Ctrl-C): stopped before the end; no output file was left half-written"
 SEVEN = [(80, 70), (200, 70), (120, 220)]  # one stroke on the 280x280 canvas: a 7
@@ -43,18 +51,33 @@ def drawn_seven():
 @pytest.fixture(scope="module")
 def model_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("quick_model")
-    run_ok("mnist_dense.py", "--quick", "--data", shared_file("mnist-real-10k.npz"), "--out", folder)
+    run_ok(
+        "mnist_dense.py", "--quick", "--data", shared_file("mnist-real-10k.npz"), "--out", folder
+    )
     return folder
 
 
 @contextlib.contextmanager
 def drawing_server(model_folder, seconds=120):
-    """Start mnist_dense.py --draw --port 0; give (process, url) once it prints its URL; kill it after."""
+    """Start mnist_dense.py --draw --port 0; give (process, url) once it prints its URL; kill
+    it after."""
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "mnist_dense.py"), "--draw", "--port", "0", "--out", str(model_folder)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=script_env(),
+        [
+            sys.executable,
+            str(ROOT / "mnist_dense.py"),
+            "--draw",
+            "--port",
+            "0",
+            "--out",
+            str(model_folder),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=script_env(),
         # Ctrl-C as a terminal delivers it, even when pytest's own runner ignores it
-        preexec_fn=as_from_a_terminal)
+        preexec_fn=as_from_a_terminal,
+    )
     try:
         yield process, printed_url(process, seconds)
     finally:
@@ -80,7 +103,9 @@ def printed_url(process, seconds):
         url = None
     if url is None:
         process.kill()
-        pytest.fail(f"--draw printed no URL within {seconds} s; stderr: {process.stderr.read()[-2000:]}")
+        pytest.fail(
+            f"--draw printed no URL within {seconds} s; stderr: {process.stderr.read()[-2000:]}"
+        )
     return url
 
 
@@ -142,14 +167,29 @@ BAD_REQUESTS = {
     "not an image": (lambda port: predict(b"a few words, not an image"), 400, "not an image"),
     "5 MB of no image": (lambda port: predict(b"x" * 5 * 1024 * 1024), 400, "not an image"),
     "no length": (lambda port: predict(length="a few"), 411, "Content-Length"),
-    # One byte over 5 MB, and no body sent: the answer comes only if the server does not wait for it.
+    # One byte over 5 MB, and no body sent: the answer comes only if the server does not wait
+    # for it.
     "over 5 MB": (lambda port: predict(length=5 * 1024 * 1024 + 1), 413, "at most"),
-    "other host": (lambda port: predict(drawn_seven(), headers={"Host": f"attacker.example:{port}"}),
-                   403, "only http://127.0.0.1"),
-    "other port": (lambda port: dict(method="GET", path="/", headers={"Host": f"127.0.0.1:{port + 1}"}),
-                   403, "only http://127.0.0.1"),
-    "other path": (lambda port: dict(method="GET", path="/model.keras"), 404, "nothing at /model.keras"),
-    "POST elsewhere": (lambda port: dict(method="POST", path="/", body=drawn_seven()), 404, "nothing at /"),
+    "other host": (
+        lambda port: predict(drawn_seven(), headers={"Host": f"attacker.example:{port}"}),
+        403,
+        "only http://127.0.0.1",
+    ),
+    "other port": (
+        lambda port: dict(method="GET", path="/", headers={"Host": f"127.0.0.1:{port + 1}"}),
+        403,
+        "only http://127.0.0.1",
+    ),
+    "other path": (
+        lambda port: dict(method="GET", path="/model.keras"),
+        404,
+        "nothing at /model.keras",
+    ),
+    "POST elsewhere": (
+        lambda port: dict(method="POST", path="/", body=drawn_seven()),
+        404,
+        "nothing at /",
+    ),
 }
 
 
@@ -171,13 +211,23 @@ def test_a_png_gets_the_same_numbers_by_post_and_by_predict(server, model_folder
     status, answer = ask(server, "POST", "/predict", seven.read_bytes())
     assert status == 200, answer
     assert_reads_a_digit(answer)
-    run_ok("mnist_dense.py", "--predict", seven, "--model", model_folder / "model.keras", "--out", tmp_path)
+    run_ok(
+        "mnist_dense.py",
+        "--predict",
+        seven,
+        "--model",
+        model_folder / "model.keras",
+        "--out",
+        tmp_path,
+    )
     with open(tmp_path / "own_predictions.csv", newline="") as file:
         [row] = csv.DictReader(file)
-    assert [row[f"p{digit}"] for digit in range(10)] == [f"{p:.4f}" for p in answer["probabilities"]]
+    assert [row[f"p{digit}"] for digit in range(10)] == [
+        f"{p:.4f}" for p in answer["probabilities"]
+    ]
     assert int(row["digit"]) == answer["digit"]
     # The 28x28 it sends back is prepare_digit's, to the last bit.
-    prepared = mnist_dense.prepare_digit(mnist_dense.open_image(seven))
+    prepared = own_digits.prepare_digit(own_digits.open_image(seven))
     assert np.array_equal(np.array(answer["seen"], dtype="float32"), prepared)
 
 
@@ -194,8 +244,11 @@ def test_ctrl_c_stops_the_server_in_one_line(model_folder):
 
 def test_draw_without_a_model_says_how_to_train_one(tmp_path):
     result = run_script("mnist_dense.py", "--draw", "--out", tmp_path / "empty")
-    assert_one_line_error(result, f"no trained model at {tmp_path / 'empty' / 'model.keras'}",
-                          f"python mnist_dense.py --out {tmp_path / 'empty'}")
+    assert_one_line_error(
+        result,
+        f"no trained model at {tmp_path / 'empty' / 'model.keras'}",
+        f"python mnist_dense.py --out {tmp_path / 'empty'}",
+    )
 
 
 def test_a_port_in_use_or_out_of_range_gets_one_line(model_folder):
@@ -203,10 +256,16 @@ def test_a_port_in_use_or_out_of_range_gets_one_line(model_folder):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_script("mnist_dense.py", "--draw", "--port", port, "--out", model_folder, timeout=120)
+        result = run_script(
+            "mnist_dense.py", "--draw", "--port", port, "--out", model_folder, timeout=120
+        )
     assert_one_line_error(result, f"cannot serve on 127.0.0.1:{port}", "--port 0")
-    assert_one_line_error(run_script("mnist_dense.py", "--draw", "--port", "70000"),
-                          "--port", "from 0 to 65535", code=2)
+    assert_one_line_error(
+        run_script("mnist_dense.py", "--draw", "--port", "70000"),
+        "--port",
+        "from 0 to 65535",
+        code=2,
+    )
 
 
 ## In a real browser
@@ -221,7 +280,12 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     # --no-sandbox: Chromium run as root (as in CI containers) starts only without its sandbox.
-    for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1000,700"]:
+    for flag in [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1000,700",
+    ]:
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(CHROMEDRIVER))
     yield driver
@@ -233,12 +297,17 @@ def draw_stroke(driver, canvas, points, steps=8):
     from selenium.webdriver import ActionChains
 
     # Many small moves along each line, as a hand makes them.
-    path = [points[0]] + [(round(x0 + (x1 - x0) * step / steps), round(y0 + (y1 - y0) * step / steps))
-                          for (x0, y0), (x1, y1) in zip(points, points[1:]) for step in range(1, steps + 1)]
+    path = [points[0]] + [
+        (round(x0 + (x1 - x0) * step / steps), round(y0 + (y1 - y0) * step / steps))
+        for (x0, y0), (x1, y1) in zip(points, points[1:])
+        for step in range(1, steps + 1)
+    ]
     actions = ActionChains(driver, duration=10)
     # Selenium measures the first offset from the element's centre, the others from the last point.
     x, y = path[0]
-    actions.move_to_element_with_offset(canvas, x - canvas.size["width"] // 2, y - canvas.size["height"] // 2)
+    actions.move_to_element_with_offset(
+        canvas, x - canvas.size["width"] // 2, y - canvas.size["height"] // 2
+    )
     actions.click_and_hold()
     for (x0, y0), (x1, y1) in zip(path, path[1:]):
         actions.move_by_offset(x1 - x0, y1 - y0)
@@ -250,8 +319,10 @@ def percent(share):
 
 
 # A mark, not a skip inside the test: it skips before the model is trained for nothing.
-@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="the browser test needs Chromium and "
-                    "its driver: apt install chromium chromium-driver")
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="the browser test needs Chromium and its driver: apt install chromium chromium-driver",
+)
 def test_a_digit_drawn_in_the_browser_is_read_as_the_model_reads_the_canvas(server, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -262,28 +333,38 @@ def test_a_digit_drawn_in_the_browser_is_read_as_the_model_reads_the_canvas(serv
     WebDriverWait(browser, 60).until(lambda page: page.find_element(By.ID, "digit").text != "?")
 
     # The canvas as a PNG, sent by the test itself: the page must show what the model says.
-    data_url = browser.execute_script("return document.getElementById('pad').toDataURL('image/png')")
+    data_url = browser.execute_script(
+        "return document.getElementById('pad').toDataURL('image/png')"
+    )
     status, answer = ask(server, "POST", "/predict", base64.b64decode(data_url.split(",", 1)[1]))
     assert status == 200, answer
     assert answer["digit"] == 7  # measured: the quick model reads this stroke as a 7, 99.9% sure
     assert browser.find_element(By.ID, "digit").text == str(answer["digit"])
-    assert browser.find_element(By.ID, "confidence").text == f"({percent(answer['confidence'])} sure)"
+    assert (
+        browser.find_element(By.ID, "confidence").text == f"({percent(answer['confidence'])} sure)"
+    )
     bars = browser.find_elements(By.CSS_SELECTOR, "#bars .bar")
     assert [bar.text.split()[-1] for bar in bars] == [percent(p) for p in answer["probabilities"]]
     assert [bar.get_attribute("class") for bar in bars].index("bar best") == answer["digit"]
     # The small canvas shows the 28x28 the network saw, pixel for pixel.
     shown = browser.execute_script(
-        "return Array.from(document.getElementById('seen').getContext('2d').getImageData(0, 0, 28, 28).data)")
+        "return Array.from(document.getElementById('seen').getContext('2d')"
+        ".getImageData(0, 0, 28, 28).data)"
+    )
     red = np.array(shown).reshape(28, 28, 4)[:, :, 0]
     assert np.abs(red - np.array(answer["seen"]) * 255).max() <= 1
     # Offline: the page fetched nothing but itself and its answers.
-    fetched = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    fetched = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+    )
     assert all(name.startswith(server) for name in fetched), fetched
     assert browser.find_element(By.ID, "error").text == ""
 
     browser.find_element(By.ID, "clear").click()
     ink = browser.execute_script(
-        "return Math.max(...document.getElementById('pad').getContext('2d').getImageData(0, 0, 280, 280).data"
-        ".filter((value, i) => i % 4 === 0))")
+        "return Math.max(...document.getElementById('pad').getContext('2d')"
+        ".getImageData(0, 0, 280, 280).data"
+        ".filter((value, i) => i % 4 === 0))"
+    )
     assert ink == 0
     assert browser.find_element(By.ID, "digit").text == "?"

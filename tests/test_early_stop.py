@@ -17,25 +17,34 @@ from test_pima import write_own_csv
 def validation_loss_of_saved_model(csv_path, out, seed=7):
     """The validation rows as pima_binary.py draws them, read by the model it saved."""
     features, labels = pima_binary.read_training_csv(csv_path)
-    train, _ = pima_binary.stratified_split(labels, pima_binary.TEST_FRACTION, np.random.default_rng(seed))
+    train, _ = pima_binary.stratified_split(
+        labels, pima_binary.TEST_FRACTION, np.random.default_rng(seed)
+    )
     x_train, y_train = features[train], labels[train]
     n_val = max(1, round(pima_binary.VALIDATION_FRACTION * len(x_train)))
     keras = helpers.start_keras()
     model = keras.models.load_model(out / "model.keras", compile=False)
     probabilities = model.predict(x_train[-n_val:], verbose=0)
-    return float(keras.losses.binary_crossentropy(y_train[-n_val:, None], probabilities).numpy().mean())
+    return float(
+        keras.losses.binary_crossentropy(y_train[-n_val:, None], probabilities).numpy().mean()
+    )
 
 
 def test_early_stop_keeps_the_best_epochs_weights_even_without_stopping_early(tmp_path):
     csv_path = shared_file("pima-indians-diabetes.data.csv")
     # Measured with seed 7: the validation loss is lowest after epoch 23, so with a patience
     # of 20, 40 epochs end before early stopping would: the case Keras once got wrong.
-    result = run_ok("pima_binary.py", "--data", csv_path, "--epochs", 40, "--early-stop", "--out", tmp_path)
+    result = run_ok(
+        "pima_binary.py", "--data", csv_path, "--epochs", 40, "--early-stop", "--out", tmp_path
+    )
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["epochs_trained"] == 40 and metrics["best_epoch"] < 40, metrics
     assert metrics["best_epoch"] == 1 + int(np.argmin(metrics["val_loss"]))
-    assert f"Trained 40 of 40 epochs; the validation loss was lowest after epoch {metrics['best_epoch']}, " \
-           "whose weights were kept" in result.stdout
+    assert (
+        "Trained 40 of 40 epochs; the validation loss was lowest after epoch "
+        f"{metrics['best_epoch']}, "
+        "whose weights were kept" in result.stdout
+    )
     kept = validation_loss_of_saved_model(csv_path, tmp_path)
     assert kept == pytest.approx(min(metrics["val_loss"]), abs=1e-5)
     assert kept < metrics["val_loss"][-1] - 1e-3  # not the last epoch's weights
@@ -46,26 +55,50 @@ def test_without_early_stop_the_last_epochs_weights_are_saved(tmp_path):
     run_ok("pima_binary.py", "--data", csv_path, "--epochs", 6, "--out", tmp_path / "out")
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["epochs_trained"] == 6
-    assert validation_loss_of_saved_model(csv_path, tmp_path / "out") == pytest.approx(metrics["val_loss"][-1], abs=1e-5)
+    assert validation_loss_of_saved_model(csv_path, tmp_path / "out") == pytest.approx(
+        metrics["val_loss"][-1], abs=1e-5
+    )
 
 
 def test_early_stop_stops_pima_and_records_where(tmp_path):
-    result = run_ok("pima_binary.py", "--data", shared_file("pima-indians-diabetes.data.csv"),
-                    "--early-stop", "--out", tmp_path)
+    result = run_ok(
+        "pima_binary.py",
+        "--data",
+        shared_file("pima-indians-diabetes.data.csv"),
+        "--early-stop",
+        "--out",
+        tmp_path,
+    )
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["epochs_trained"] < 150 and metrics["epochs_trained"] == metrics["best_epoch"] + 20, metrics
+    assert (
+        metrics["epochs_trained"] < 150 and metrics["epochs_trained"] == metrics["best_epoch"] + 20
+    ), metrics
     assert f"Trained {metrics['epochs_trained']} of 150 epochs" in result.stdout
     assert metrics["test_accuracy"] >= 0.72, metrics
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
-def test_tensorboard_writes_one_folder_per_run_with_training_and_validation_events(tmp_path, backend):
+def test_tensorboard_writes_one_folder_per_run_with_training_and_validation_events(
+    tmp_path, backend
+):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
     npz = write_own_npz(tmp_path / "digits.npz")
     for flags in [[], ["--early-stop"]]:
-        run_ok("mnist_dense.py", "--quick", "--epochs", 2, "--data", npz, "--out", tmp_path / "out",
-               "--tensorboard", tmp_path / "logs", *flags, env=script_env(KERAS_BACKEND=backend))
+        run_ok(
+            "mnist_dense.py",
+            "--quick",
+            "--epochs",
+            2,
+            "--data",
+            npz,
+            "--out",
+            tmp_path / "out",
+            "--tensorboard",
+            tmp_path / "logs",
+            *flags,
+            env=script_env(KERAS_BACKEND=backend),
+        )
     runs = sorted(path.name for path in (tmp_path / "logs").iterdir())
     assert len(runs) == 2 and runs[0].startswith("first-seed7-") and "-early-stop-" in runs[1], runs
     for run in runs:

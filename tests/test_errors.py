@@ -33,39 +33,71 @@ CSV_CASES = {
     "missing file": (lambda tmp: tmp / "nope.csv", ["nope.csv", "does not exist"]),
     "a directory": (lambda tmp: tmp, ["is a folder", "CSV file"]),
     "empty file": (lambda tmp: csv_lines(tmp, ""), ["bad.csv", "0 data rows", "at least 10"]),
-    "binary file": (lambda tmp: bytes_file(tmp, b"\x89PNG\r\n\x1a\n\x00\xff"), ["bad.csv", "not a text file"]),
-    "gzip file": (lambda tmp: bytes_file(tmp, gzip.compress(GOOD_ROWS.encode())),
-                  ["bad.csv", "compressed", "decompress"]),
-    "not UTF-8": (lambda tmp: bytes_file(tmp, "préd,b,label\n".encode("latin-1") + GOOD_ROWS.encode()),
-                  ["bad.csv", "not UTF-8", "0xe9", "as UTF-8"]),
-    "non-numeric cell": (lambda tmp: csv_lines(tmp, "a,b,label\n1,2,0\n3,oops,1\n" + GOOD_ROWS),
-                         ["bad.csv line 3, column 2", "'oops' is not a number"]),
-    "typo in the first row is no header": (lambda tmp: csv_lines(tmp, "14B,2,0\n" + GOOD_ROWS),
-                                           ["bad.csv line 1, column 1", "'14B' is not a number"]),
-    "text label": (lambda tmp: csv_lines(tmp, "".join(f"{i},{i % 5},{'RM'[i % 2]}\n" for i in range(20))),
-                   ["bad.csv line 1, column 3", "'R'", "label column", "0 and 1"]),
-    "a 1 MB cell": (lambda tmp: csv_lines(tmp, "1,2,0\n" + "x" * 1_000_000 + ",2,1\n" + GOOD_ROWS),
-                    ["bad.csv line 2, column 1", "is not a number"]),
-    "beyond float32": (lambda tmp: csv_lines(tmp, GOOD_ROWS + "5,1e39,1\n"),
-                       ["bad.csv line 21, column 2", "1e+39 is too large", "32-bit"]),
-    "float32 whose square overflows": (lambda tmp: csv_lines(tmp, GOOD_ROWS + "3e38,1,1\n"),
-                                       ["bad.csv line 21, column 1", "3e+38 is too large"]),
-    "infinity": (lambda tmp: csv_lines(tmp, GOOD_ROWS + "inf,1,1\n"),
-                 ["bad.csv line 21, column 1", "'inf' is not a number"]),
-    "ragged rows": (lambda tmp: csv_lines(tmp, "1,2,0\n3,4,1\n5,6,0\n7,1\n" + GOOD_ROWS),
-                    ["bad.csv line 4", "2 columns", "earlier rows have 3"]),
-    "labels not 0/1": (lambda tmp: csv_lines(tmp, GOOD_ROWS + "1,2,2\n"),
-                       ["bad.csv line 21", "label (last column) is 2", "must be 0 or 1"]),
-    "too few rows": (lambda tmp: csv_lines(tmp, "1,2,0\n3,4,1\n5,6,0\n"),
-                     ["bad.csv has 3 data rows", "at least 10"]),
-    "one class only": (lambda tmp: csv_lines(tmp, "1,2,1\n" * 20), ["bad.csv", "every label is 1", "0 and 1"]),
+    "binary file": (
+        lambda tmp: bytes_file(tmp, b"\x89PNG\r\n\x1a\n\x00\xff"),
+        ["bad.csv", "not a text file"],
+    ),
+    "gzip file": (
+        lambda tmp: bytes_file(tmp, gzip.compress(GOOD_ROWS.encode())),
+        ["bad.csv", "compressed", "decompress"],
+    ),
+    "not UTF-8": (
+        lambda tmp: bytes_file(tmp, "préd,b,label\n".encode("latin-1") + GOOD_ROWS.encode()),
+        ["bad.csv", "not UTF-8", "0xe9", "as UTF-8"],
+    ),
+    "non-numeric cell": (
+        lambda tmp: csv_lines(tmp, "a,b,label\n1,2,0\n3,oops,1\n" + GOOD_ROWS),
+        ["bad.csv line 3, column 2", "'oops' is not a number"],
+    ),
+    "typo in the first row is no header": (
+        lambda tmp: csv_lines(tmp, "14B,2,0\n" + GOOD_ROWS),
+        ["bad.csv line 1, column 1", "'14B' is not a number"],
+    ),
+    "text label": (
+        lambda tmp: csv_lines(tmp, "".join(f"{i},{i % 5},{'RM'[i % 2]}\n" for i in range(20))),
+        ["bad.csv line 1, column 3", "'R'", "label column", "0 and 1"],
+    ),
+    "a 1 MB cell": (
+        lambda tmp: csv_lines(tmp, "1,2,0\n" + "x" * 1_000_000 + ",2,1\n" + GOOD_ROWS),
+        ["bad.csv line 2, column 1", "is not a number"],
+    ),
+    "beyond float32": (
+        lambda tmp: csv_lines(tmp, GOOD_ROWS + "5,1e39,1\n"),
+        ["bad.csv line 21, column 2", "1e+39 is too large", "32-bit"],
+    ),
+    "float32 whose square overflows": (
+        lambda tmp: csv_lines(tmp, GOOD_ROWS + "3e38,1,1\n"),
+        ["bad.csv line 21, column 1", "3e+38 is too large"],
+    ),
+    "infinity": (
+        lambda tmp: csv_lines(tmp, GOOD_ROWS + "inf,1,1\n"),
+        ["bad.csv line 21, column 1", "'inf' is not a number"],
+    ),
+    "ragged rows": (
+        lambda tmp: csv_lines(tmp, "1,2,0\n3,4,1\n5,6,0\n7,1\n" + GOOD_ROWS),
+        ["bad.csv line 4", "2 columns", "earlier rows have 3"],
+    ),
+    "labels not 0/1": (
+        lambda tmp: csv_lines(tmp, GOOD_ROWS + "1,2,2\n"),
+        ["bad.csv line 21", "label (last column) is 2", "must be 0 or 1"],
+    ),
+    "too few rows": (
+        lambda tmp: csv_lines(tmp, "1,2,0\n3,4,1\n5,6,0\n"),
+        ["bad.csv has 3 data rows", "at least 10"],
+    ),
+    "one class only": (
+        lambda tmp: csv_lines(tmp, "1,2,1\n" * 20),
+        ["bad.csv", "every label is 1", "0 and 1"],
+    ),
 }
 
 
 @pytest.mark.parametrize("case", CSV_CASES)
 def test_pima_bad_csv(tmp_path, case):
     make, expected = CSV_CASES[case]
-    result = run_script("pima_binary.py", "--quick", "--data", make(tmp_path), "--out", tmp_path / "out")
+    result = run_script(
+        "pima_binary.py", "--quick", "--data", make(tmp_path), "--out", tmp_path / "out"
+    )
     assert_one_line_error(result, *expected)
     assert not (tmp_path / "out").exists()  # not even an empty folder
 
@@ -104,10 +136,16 @@ def huge_header_npz(tmp_path):
     """A small file whose x_train header claims 730 GiB."""
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(
-        header, {"descr": "|u1", "fortran_order": False, "shape": (1_000_000, 28, 28, 1000)})
+        header, {"descr": "|u1", "fortran_order": False, "shape": (1_000_000, 28, 28, 1000)}
+    )
     arrays = good_arrays(tmp_path)
-    return zip_of(tmp_path, {"x_train.npy": header.getvalue() + b"\0" * 100,
-                             **{f"{key}.npy": npy_bytes(arrays[key]) for key in ["y_train", "x_test", "y_test"]}})
+    return zip_of(
+        tmp_path,
+        {
+            "x_train.npy": header.getvalue() + b"\0" * 100,
+            **{f"{key}.npy": npy_bytes(arrays[key]) for key in ["y_train", "x_test", "y_test"]},
+        },
+    )
 
 
 def with_array(tmp_path, key, value):
@@ -118,34 +156,65 @@ NPZ_CASES = {
     "missing file": (lambda tmp: tmp / "nope.npz", ["nope.npz", "does not exist"]),
     "a directory": (lambda tmp: tmp, ["is a folder", "--data"]),
     "empty file": (lambda tmp: csv_lines(tmp, "", "bad.npz"), ["bad.npz", "not a readable .npz"]),
-    "not an npz": (lambda tmp: csv_lines(tmp, "1,2,3\n", "bad.npz"), ["bad.npz", "not a readable .npz"]),
+    "not an npz": (
+        lambda tmp: csv_lines(tmp, "1,2,3\n", "bad.npz"),
+        ["bad.npz", "not a readable .npz"],
+    ),
     "truncated": (truncated_npz, ["bad.npz", "not a readable .npz"]),
-    "missing keys": (lambda tmp: npz_file(tmp, x_train=np.zeros((5, 28, 28), "uint8"), y_train=np.zeros(5)),
-                     ["bad.npz lacks x_test, y_test", "x_train, y_train, x_test, y_test"]),
-    "members are not .npy": (lambda tmp: zip_of(tmp, {key: b"hello" for key in ["x_train", "y_train", "x_test", "y_test"]}),
-                             ["bad.npz: x_train is not an array of numbers"]),
-    "object arrays": (lambda tmp: with_array(tmp, "y_train", np.array([None] * 30, dtype=object)),
-                      ["bad.npz holds Python objects", "plain numeric arrays"]),
-    "wrong image shape": (lambda tmp: with_array(tmp, "x_train", np.zeros((30, 32, 32), "uint8")),
-                          ["bad.npz", "x_train has shape (30, 32, 32)", "(n, 28, 28)"]),
-    "labels outside 0..9": (lambda tmp: with_array(tmp, "y_test", np.full(10, 10)),
-                            ["bad.npz", "y_test holds labels outside 0..9"]),
-    "a single training image": (lambda tmp: npz_file(tmp, **{**good_arrays(tmp), "x_train": np.zeros((1, 28, 28), "uint8"),
-                                                             "y_train": np.zeros(1, "uint8")}),
-                                ["bad.npz: x_train has 1 images", "at least 20"]),
-    "NaN pixels": (lambda tmp: with_array(tmp, "x_test", np.full((10, 28, 28), np.nan, "float32")),
-                   ["bad.npz: x_test holds NaN or infinite pixels"]),
-    "pixels beyond 255": (lambda tmp: with_array(tmp, "x_train", np.full((30, 28, 28), 300, "int32")),
-                          ["bad.npz: x_train holds pixels from 300 to 300", "0 to 255"]),
-    "train 0-255, test 0-1": (lambda tmp: with_array(tmp, "x_test", np.full((10, 28, 28), 0.5, "float32")),
-                              ["x_train's pixels go up to 255 but x_test's to 1", "scale both alike"]),
+    "missing keys": (
+        lambda tmp: npz_file(tmp, x_train=np.zeros((5, 28, 28), "uint8"), y_train=np.zeros(5)),
+        ["bad.npz lacks x_test, y_test", "x_train, y_train, x_test, y_test"],
+    ),
+    "members are not .npy": (
+        lambda tmp: zip_of(
+            tmp, {key: b"hello" for key in ["x_train", "y_train", "x_test", "y_test"]}
+        ),
+        ["bad.npz: x_train is not an array of numbers"],
+    ),
+    "object arrays": (
+        lambda tmp: with_array(tmp, "y_train", np.array([None] * 30, dtype=object)),
+        ["bad.npz holds Python objects", "plain numeric arrays"],
+    ),
+    "wrong image shape": (
+        lambda tmp: with_array(tmp, "x_train", np.zeros((30, 32, 32), "uint8")),
+        ["bad.npz", "x_train has shape (30, 32, 32)", "(n, 28, 28)"],
+    ),
+    "labels outside 0..9": (
+        lambda tmp: with_array(tmp, "y_test", np.full(10, 10)),
+        ["bad.npz", "y_test holds labels outside 0..9"],
+    ),
+    "a single training image": (
+        lambda tmp: npz_file(
+            tmp,
+            **{
+                **good_arrays(tmp),
+                "x_train": np.zeros((1, 28, 28), "uint8"),
+                "y_train": np.zeros(1, "uint8"),
+            },
+        ),
+        ["bad.npz: x_train has 1 images", "at least 20"],
+    ),
+    "NaN pixels": (
+        lambda tmp: with_array(tmp, "x_test", np.full((10, 28, 28), np.nan, "float32")),
+        ["bad.npz: x_test holds NaN or infinite pixels"],
+    ),
+    "pixels beyond 255": (
+        lambda tmp: with_array(tmp, "x_train", np.full((30, 28, 28), 300, "int32")),
+        ["bad.npz: x_train holds pixels from 300 to 300", "0 to 255"],
+    ),
+    "train 0-255, test 0-1": (
+        lambda tmp: with_array(tmp, "x_test", np.full((10, 28, 28), 0.5, "float32")),
+        ["x_train's pixels go up to 255 but x_test's to 1", "scale both alike"],
+    ),
 }
 
 
 @pytest.mark.parametrize("case", NPZ_CASES)
 def test_mnist_bad_npz(tmp_path, case):
     make, expected = NPZ_CASES[case]
-    result = run_script("mnist_dense.py", "--quick", "--data", make(tmp_path), "--out", tmp_path / "out")
+    result = run_script(
+        "mnist_dense.py", "--quick", "--data", make(tmp_path), "--out", tmp_path / "out"
+    )
     assert_one_line_error(result, *expected)
     assert not (tmp_path / "out").exists()  # not even an empty folder
 
@@ -159,8 +228,15 @@ def test_mnist_npz_whose_header_claims_730_gib_is_one_line(tmp_path, memory):
     """Whether 730 GiB can be reserved depends on the machine (vm.overcommit_memory=1 grants
     it, then reading stops at the file's end): either way, one line that the file is damaged.
     With the address space limited, the reservation fails on any machine."""
-    result = run_script("mnist_dense.py", "--quick", "--data", huge_header_npz(tmp_path), "--out", tmp_path / "out",
-                        preexec_fn=limit_address_space if memory == "limited" else None)
+    result = run_script(
+        "mnist_dense.py",
+        "--quick",
+        "--data",
+        huge_header_npz(tmp_path),
+        "--out",
+        tmp_path / "out",
+        preexec_fn=limit_address_space if memory == "limited" else None,
+    )
     line = assert_one_line_error(result, "bad.npz")
     too_large = "bad.npz claims an array larger than this machine's memory; the file is damaged"
     if memory == "limited":
@@ -171,13 +247,16 @@ def test_mnist_npz_whose_header_claims_730_gib_is_one_line(tmp_path, memory):
 
 
 @pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])
-@pytest.mark.parametrize("flags, expected", [
-    (["--epochs", "0"], "--epochs: must be 1 or more, got 0"),
-    (["--batch-size", "-5"], "--batch-size: must be 1 or more, got -5"),
-    (["--seed", "-1"], "--seed: must be from 0 to 4294967295, got -1"),
-    (["--seed", "4294967296"], "--seed: must be from 0 to 4294967295, got 4294967296"),
-    (["--network", "cnn"], "--network: invalid choice: 'cnn'"),
-])
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        (["--epochs", "0"], "--epochs: must be 1 or more, got 0"),
+        (["--batch-size", "-5"], "--batch-size: must be 1 or more, got -5"),
+        (["--seed", "-1"], "--seed: must be from 0 to 4294967295, got -1"),
+        (["--seed", "4294967296"], "--seed: must be from 0 to 4294967295, got 4294967296"),
+        (["--network", "cnn"], "--network: invalid choice: 'cnn'"),
+    ],
+)
 def test_bad_flags_get_argparse_errors(tmp_path, script, flags, expected):
     result = run_script(script, *flags, "--out", tmp_path / "out")
     assert_one_line_error(result, expected, code=2)
@@ -200,13 +279,23 @@ def test_out_that_cannot_be_written_fails_before_training(tmp_path, script):
     assert "Epoch" not in result.stdout
 
 
-@pytest.mark.parametrize("backend, expected", [
-    ("theano", ["Keras backend 'theano' cannot train", "tensorflow, jax or torch"]),
-    ("numpy", ["Keras backend 'numpy' cannot train"]),
-])
+@pytest.mark.parametrize(
+    "backend, expected",
+    [
+        ("theano", ["Keras backend 'theano' cannot train", "tensorflow, jax or torch"]),
+        ("numpy", ["Keras backend 'numpy' cannot train"]),
+    ],
+)
 def test_keras_backend_that_cannot_train_is_named(tmp_path, backend, expected):
-    result = run_script("pima_binary.py", "--quick", "--data", write_own_csv(tmp_path / "own.csv"),
-                        "--out", tmp_path / "out", env=script_env(KERAS_BACKEND=backend))
+    result = run_script(
+        "pima_binary.py",
+        "--quick",
+        "--data",
+        write_own_csv(tmp_path / "own.csv"),
+        "--out",
+        tmp_path / "out",
+        env=script_env(KERAS_BACKEND=backend),
+    )
     assert_one_line_error(result, *expected)
 
 
@@ -214,7 +303,18 @@ def test_keras_backend_not_installed_says_how_to_install_it(tmp_path):
     missing = [name for name in ["torch", "jax"] if importlib.util.find_spec(name) is None]
     if not missing:
         pytest.skip("jax and torch are both installed here")
-    result = run_script("mnist_dense.py", "--quick", "--data", write_own_npz(tmp_path / "own.npz"),
-                        "--out", tmp_path / "out", env=script_env(KERAS_BACKEND=missing[0]))
-    assert_one_line_error(result, f"Keras backend '{missing[0]}' is not installed", "pip install",
-                          "KERAS_BACKEND or keras.json")
+    result = run_script(
+        "mnist_dense.py",
+        "--quick",
+        "--data",
+        write_own_npz(tmp_path / "own.npz"),
+        "--out",
+        tmp_path / "out",
+        env=script_env(KERAS_BACKEND=missing[0]),
+    )
+    assert_one_line_error(
+        result,
+        f"Keras backend '{missing[0]}' is not installed",
+        "pip install",
+        "KERAS_BACKEND or keras.json",
+    )

@@ -12,7 +12,15 @@ import time
 import pytest
 
 import tutorial_helpers as helpers
-from conftest import HARNESS, ROOT, as_from_a_terminal, assert_one_line_error, run_patched, script_env, wait_for_line
+from conftest import (
+    HARNESS,
+    ROOT,
+    as_from_a_terminal,
+    assert_one_line_error,
+    run_patched,
+    script_env,
+    wait_for_line,
+)
 
 BODY = b"6,148,72,35,0,33.6,0.627,50,1\n" * 2000
 SHA256 = hashlib.sha256(BODY).hexdigest()
@@ -46,7 +54,9 @@ def test_wrong_checksum_names_both_hashes_and_keeps_nothing(local_server, tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
-def test_connection_cut_half_way_leaves_no_file_and_next_run_downloads_again(local_server, tmp_path):
+def test_connection_cut_half_way_leaves_no_file_and_next_run_downloads_again(
+    local_server, tmp_path
+):
     local_server.files["table.csv"] = BODY
     local_server.cut_after["table.csv"] = len(BODY) // 2
     with pytest.raises(helpers.UserError, match="could not download"):
@@ -70,13 +80,17 @@ def serve_differently(local_server, how):
 
 @pytest.mark.parametrize("how", ["cut half-way", "another file", "no server"])
 def test_a_differing_copy_in_data_dir_is_kept_when_no_checked_download_replaces_it(
-        local_server, closed_port, tmp_path, how):
+    local_server, closed_port, tmp_path, how
+):
     """README: a file of yours in data/ that differs from the published one is replaced only
     by the published file, once a download's SHA-256 has been checked; until then it is kept."""
     own_copy = tmp_path / "table.csv"
     own_copy.write_bytes(BODY + b"\n")  # re-saved with one newline more: another SHA-256
-    url = (f"http://127.0.0.1:{closed_port}/table.csv" if how == "no server"
-           else serve_differently(local_server, how))
+    url = (
+        f"http://127.0.0.1:{closed_port}/table.csv"
+        if how == "no server"
+        else serve_differently(local_server, how)
+    )
     with pytest.raises(helpers.UserError) as error:
         helpers.download(url, SHA256, tmp_path)
     assert f"{own_copy} differs from the published file" in str(error.value)
@@ -86,8 +100,9 @@ def test_a_differing_copy_in_data_dir_is_kept_when_no_checked_download_replaces_
 
 
 @pytest.mark.parametrize("copy", [BODY[:100], BODY + b"\n"], ids=["cut short", "re-saved"])
-def test_a_differing_copy_in_data_dir_is_replaced_once_the_published_file_has_arrived(local_server, tmp_path,
-                                                                                       copy):
+def test_a_differing_copy_in_data_dir_is_replaced_once_the_published_file_has_arrived(
+    local_server, tmp_path, copy
+):
     local_server.files["table.csv"] = BODY
     (tmp_path / "table.csv").write_bytes(copy)
     path = helpers.download(f"{local_server.url}/table.csv", SHA256, tmp_path)
@@ -137,26 +152,42 @@ def test_data_dir_that_cannot_be_created_is_a_clear_error(tmp_path, closed_port)
 
 # The cases below run as a user meets them: a whole process, its exit code, its one line.
 
-def test_offline_a_differing_copy_of_the_users_is_kept_and_can_be_used_with_data(tmp_path, closed_port):
+
+def test_offline_a_differing_copy_of_the_users_is_kept_and_can_be_used_with_data(
+    tmp_path, closed_port
+):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     own_copy = data_dir / "pima-indians-diabetes.data.csv"
     own_copy.write_bytes(BODY + b"\n")  # re-saved with one newline more: another SHA-256
     url = f"http://127.0.0.1:{closed_port}/pima-indians-diabetes.data.csv"
-    result = run_patched([f"pima_binary.DATA_URL={url!r}", f"pima_binary.DATA_SHA256={SHA256!r}"],
-                         "pima_binary.py", "--quick", "--data-dir", data_dir, "--out", tmp_path / "out")
-    assert_one_line_error(result, f"{own_copy} differs from the published file", url,
-                          f"pass --data {own_copy}")
+    result = run_patched(
+        [f"pima_binary.DATA_URL={url!r}", f"pima_binary.DATA_SHA256={SHA256!r}"],
+        "pima_binary.py",
+        "--quick",
+        "--data-dir",
+        data_dir,
+        "--out",
+        tmp_path / "out",
+    )
+    assert_one_line_error(
+        result, f"{own_copy} differs from the published file", url, f"pass --data {own_copy}"
+    )
     assert own_copy.read_bytes() == BODY + b"\n"
     assert files_in(data_dir) == [own_copy.name]
 
 
-def test_two_runs_downloading_into_one_folder_at_once_both_succeed(local_server, tmp_path, start_process):
+def test_two_runs_downloading_into_one_folder_at_once_both_succeed(
+    local_server, tmp_path, start_process
+):
     local_server.files["table.csv"] = BODY[:3000]
     local_server.together["table.csv"] = 2  # neither is answered until both have asked
     local_server.pause["table.csv"] = 0.03  # then 30 chunks each, side by side
     url, sha256 = f"{local_server.url}/table.csv", hashlib.sha256(BODY[:3000]).hexdigest()
-    runs = [start_process([sys.executable, HARNESS, "--", "download", url, sha256, tmp_path]) for _ in range(2)]
+    runs = [
+        start_process([sys.executable, HARNESS, "--", "download", url, sha256, tmp_path])
+        for _ in range(2)
+    ]
     results = [run.communicate(timeout=120) for run in runs]
     assert local_server.not_together == []  # both requests were in flight at once
     assert [run.returncode for run in runs] == [0, 0], results
@@ -166,13 +197,21 @@ def test_two_runs_downloading_into_one_folder_at_once_both_succeed(local_server,
     assert files_in(tmp_path) == ["table.csv"]
 
 
-def test_a_download_that_trickles_is_given_up_by_a_deadline_that_grows_with_its_size(local_server, tmp_path):
+def test_a_download_that_trickles_is_given_up_by_a_deadline_that_grows_with_its_size(
+    local_server, tmp_path
+):
     local_server.files["table.csv"] = BODY[:4000]
-    local_server.pause["table.csv"] = 0.2  # 100 bytes every 0.2 s, 10 times within the read time-out
+    local_server.pause["table.csv"] = (
+        0.2  # 100 bytes every 0.2 s, 10 times within the read time-out
+    )
     url, sha256 = f"{local_server.url}/table.csv", hashlib.sha256(BODY[:4000]).hexdigest()
-    result = run_patched(["tutorial_helpers.READ_TIMEOUT_SECONDS=2",
-                          "tutorial_helpers.MIN_BYTES_PER_SECOND=2000"],
-                         "download", url, sha256, tmp_path)
+    result = run_patched(
+        ["tutorial_helpers.READ_TIMEOUT_SECONDS=2", "tutorial_helpers.MIN_BYTES_PER_SECOND=2000"],
+        "download",
+        url,
+        sha256,
+        tmp_path,
+    )
     # 2 s + 4,000 bytes at 2 kB/s: 4 s, where the whole file would have taken 8 s and the read
     # time-out alone would never have fired.
     assert_one_line_error(result, url, "gave up after 4 s", "slower than 2 kB/s")
@@ -181,16 +220,29 @@ def test_a_download_that_trickles_is_given_up_by_a_deadline_that_grows_with_its_
 
 def test_a_folder_where_the_download_belongs_is_one_line(tmp_path, closed_port):
     (tmp_path / "table.csv").mkdir()
-    result = run_patched([], "download", f"http://127.0.0.1:{closed_port}/table.csv", SHA256, tmp_path)
+    result = run_patched(
+        [], "download", f"http://127.0.0.1:{closed_port}/table.csv", SHA256, tmp_path
+    )
     assert_one_line_error(result, f"{tmp_path / 'table.csv'} is a folder", "--data FILE")
 
 
-def test_ctrl_c_during_a_download_deletes_the_part_file_and_is_one_line(local_server, tmp_path, start_process):
+def test_ctrl_c_during_a_download_deletes_the_part_file_and_is_one_line(
+    local_server, tmp_path, start_process
+):
     local_server.files["table.csv"] = BODY
     local_server.pause["table.csv"] = 0.05  # 600 chunks: half a minute, if it were not stopped
     download = start_process(
-        [sys.executable, HARNESS, "--", "download", f"{local_server.url}/table.csv", SHA256, tmp_path],
-        preexec_fn=as_from_a_terminal)
+        [
+            sys.executable,
+            HARNESS,
+            "--",
+            "download",
+            f"{local_server.url}/table.csv",
+            SHA256,
+            tmp_path,
+        ],
+        preexec_fn=as_from_a_terminal,
+    )
     wait_for_line(download, "Downloading", seconds=60)  # printed once the .part file is made
     assert len(list(tmp_path.glob(".table.csv-*.part"))) == 1, files_in(tmp_path)
     time.sleep(0.5)  # a few chunks in
@@ -198,7 +250,9 @@ def test_ctrl_c_during_a_download_deletes_the_part_file_and_is_one_line(local_se
     download.send_signal(signal.SIGINT)
     _, stderr = download.communicate(timeout=60)
     assert download.returncode == 130, stderr
-    assert stderr.splitlines() == ["interrupted (Ctrl-C): stopped before the end; no output file was left half-written"]
+    assert stderr.splitlines() == [
+        "interrupted (Ctrl-C): stopped before the end; no output file was left half-written"
+    ]
     assert files_in(tmp_path) == []  # the .part file is gone, and no table.csv
 
 
@@ -252,13 +306,19 @@ helpers.run(main)
 
 
 @pytest.mark.parametrize("stop_during, left", [("writing", b"old"), ("renaming", b"new")])
-def test_ctrl_c_while_saving_leaves_the_old_set_or_the_new_one_never_a_mix(tmp_path, stop_during, left):
+def test_ctrl_c_while_saving_leaves_the_old_set_or_the_new_one_never_a_mix(
+    tmp_path, stop_during, left
+):
     for name in ["a.txt", "b.txt", "c.txt"]:
         (tmp_path / name).write_bytes(b"old")
-    result = subprocess.run([sys.executable, "-c", stopping_program(tmp_path, stop_during)],
-                            capture_output=True, text=True, timeout=120, env=script_env(),
-                            preexec_fn=as_from_a_terminal)
+    result = subprocess.run(
+        [sys.executable, "-c", stopping_program(tmp_path, stop_during)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=script_env(),
+        preexec_fn=as_from_a_terminal,
+    )
     assert_one_line_error(result, "interrupted (Ctrl-C)", code=130)
     assert files_in(tmp_path) == ["a.txt", "b.txt", "c.txt"]  # no temporary file either
     assert {(tmp_path / name).read_bytes() for name in ["a.txt", "b.txt", "c.txt"]} == {left}
-

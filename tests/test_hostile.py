@@ -15,7 +15,14 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, as_from_a_terminal, assert_one_line_error, run_script, script_env, wait_for_line
+from conftest import (
+    ROOT,
+    as_from_a_terminal,
+    assert_one_line_error,
+    run_script,
+    script_env,
+    wait_for_line,
+)
 from test_mnist import write_own_npz
 from test_pima import write_own_csv
 
@@ -36,13 +43,16 @@ sequential((8,), L.Dense(1, activation="sigmoid")).save(f"{folder}/pima.keras")
 sequential((784,), L.Dense(1, activation="sigmoid")).save(f"{folder}/mnist_784_to_1.keras")
 sequential((784,), L.Dense(2, activation="softmax")).save(f"{folder}/mnist_784_to_2.keras")
 a, b = keras.Input(shape=(8,)), keras.Input(shape=(8,))
-keras.Model([a, b], L.Dense(1, activation="sigmoid")(L.Concatenate()([a, b]))).save(f"{folder}/two_inputs.keras")
+keras.Model([a, b], L.Dense(1, activation="sigmoid")(L.Concatenate()([a, b]))).save(
+    f"{folder}/two_inputs.keras")
 a = keras.Input(shape=(8,))
 keras.Model(a, [L.Dense(1, activation="sigmoid")(a), L.Dense(1, activation="sigmoid")(a)]).save(
     f"{folder}/two_outputs.keras")
-sequential((28, 28), L.Flatten(), L.Dense(1, activation="sigmoid")).save(f"{folder}/image_input.keras")
+sequential((28, 28), L.Flatten(), L.Dense(1, activation="sigmoid")).save(
+    f"{folder}/image_input.keras")
 # No activation and a large bias: outputs far above 1, which are no probabilities.
-sequential((8,), L.Dense(1, bias_initializer=keras.initializers.Constant(50.0))).save(f"{folder}/linear.keras")
+sequential((8,), L.Dense(1, bias_initializer=keras.initializers.Constant(50.0))).save(
+    f"{folder}/linear.keras")
 """
 
 
@@ -50,8 +60,13 @@ sequential((8,), L.Dense(1, bias_initializer=keras.initializers.Constant(50.0)))
 def models(tmp_path_factory):
     """{name: path} of small Keras models, made in one process on the scripts' backend."""
     folder = tmp_path_factory.mktemp("models")
-    result = subprocess.run([sys.executable, "-c", MODELS_PROGRAM, str(folder)], capture_output=True,
-                            text=True, timeout=600, env=script_env(TF_CPP_MIN_LOG_LEVEL="3"))
+    result = subprocess.run(
+        [sys.executable, "-c", MODELS_PROGRAM, str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=script_env(TF_CPP_MIN_LOG_LEVEL="3"),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return {path.stem: path for path in folder.glob("*.keras")}
 
@@ -64,7 +79,11 @@ def digit_pixels(size=100):
     draw = ImageDraw.Draw(image)
     width = max(3, size // 12)
     draw.line([(size // 2, size * 15 // 100), (size // 2, size * 85 // 100)], fill=0, width=width)
-    draw.line([(size // 2, size * 15 // 100), (size // 2 - size // 6, size * 30 // 100)], fill=0, width=width)
+    draw.line(
+        [(size // 2, size * 15 // 100), (size // 2 - size // 6, size * 30 // 100)],
+        fill=0,
+        width=width,
+    )
     return np.asarray(image, dtype="float32") / 255
 
 
@@ -90,8 +109,12 @@ def csv_rows(path):
 
 
 def start_with_stdout(script, *args, stdout, stderr):
-    return subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args)],
-                            stdout=stdout, stderr=stderr, env=script_env())
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / script), *map(str, args)],
+        stdout=stdout,
+        stderr=stderr,
+        env=script_env(),
+    )
 
 
 TRAINING_OUTPUTS = {"model.keras", "metrics.json", "history.png"}  # network.png only with Graphviz
@@ -99,23 +122,57 @@ TRAINING_OUTPUTS = {"model.keras", "metrics.json", "history.png"}  # network.png
 
 ## 1. A closed stdout stops the printing, not the work
 
-@pytest.mark.parametrize("case", ["pima --predict | head -2", "mnist --predict | head -1",
-                                  "pima --quick | head -2", "pima --quick > /dev/full"])
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "pima --predict | head -2",
+        "mnist --predict | head -1",
+        "pima --quick | head -2",
+        "pima --quick > /dev/full",
+    ],
+)
 def test_1_a_closed_or_full_stdout_stops_the_printing_not_the_work(tmp_path, models, case):
     out, err_path = tmp_path / "out", tmp_path / "stderr"
     if case.endswith("/dev/full") and not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full on this system")
     if case.startswith("pima --predict"):
         rng = np.random.default_rng(0)  # 5,000 rows: more than a pipe holds, so printing blocks
-        rows = rng.normal(size=(5000, 8)) * [3, 30, 20, 10, 50, 5, 0.3, 10] + [3, 120, 70, 20, 80, 32, 0.5, 33]
-        (tmp_path / "rows.csv").write_text("".join(",".join(f"{v:.3f}" for v in row) + "\n" for row in rows))
-        args, lines = ["pima_binary.py", "--predict", tmp_path / "rows.csv", "--model", models["pima"]], 2
+        rows = rng.normal(size=(5000, 8)) * [3, 30, 20, 10, 50, 5, 0.3, 10] + [
+            3,
+            120,
+            70,
+            20,
+            80,
+            32,
+            0.5,
+            33,
+        ]
+        (tmp_path / "rows.csv").write_text(
+            "".join(",".join(f"{v:.3f}" for v in row) + "\n" for row in rows)
+        )
+        args, lines = (
+            ["pima_binary.py", "--predict", tmp_path / "rows.csv", "--model", models["pima"]],
+            2,
+        )
         expected = {"own_predictions.csv"}
     elif case.startswith("mnist"):
-        args, lines = ["mnist_dense.py", "--predict", write_png(tmp_path / "digit.png"), "--model", models["mnist"]], 1
+        args, lines = (
+            [
+                "mnist_dense.py",
+                "--predict",
+                write_png(tmp_path / "digit.png"),
+                "--model",
+                models["mnist"],
+            ],
+            1,
+        )
         expected = {"own_predictions.csv", "own_predictions.png"}
     else:
-        args, lines = ["pima_binary.py", "--quick", "--data", write_own_csv(tmp_path / "own.csv")], 2
+        args, lines = (
+            ["pima_binary.py", "--quick", "--data", write_own_csv(tmp_path / "own.csv")],
+            2,
+        )
         expected = TRAINING_OUTPUTS
     with open(err_path, "w+b") as stderr:
         if case.endswith("/dev/full"):
@@ -139,18 +196,40 @@ def test_1_a_closed_or_full_stdout_stops_the_printing_not_the_work(tmp_path, mod
 
 ## 2. A "$" in a file name is a character, not the start of a formula
 
-@pytest.mark.parametrize("case", ["mnist --predict x$_$.png", "pima --data x$_$.csv", "mnist --data x$_$.npz"])
+
+@pytest.mark.parametrize(
+    "case", ["mnist --predict x$_$.png", "pima --data x$_$.csv", "mnist --data x$_$.npz"]
+)
 def test_2_a_dollar_in_a_file_name_is_just_a_character(tmp_path, models, case):
     out = tmp_path / "out"
     if case == "mnist --predict x$_$.png":
         result = predict("mnist_dense.py", models["mnist"], out, write_png(tmp_path / "x$_$.png"))
         expected = {"own_predictions.csv", "own_predictions.png"}
     elif case == "pima --data x$_$.csv":
-        result = run_script("pima_binary.py", "--quick", "--data", write_own_csv(tmp_path / "x$_$.csv"), "--out", out)
+        result = run_script(
+            "pima_binary.py",
+            "--quick",
+            "--data",
+            write_own_csv(tmp_path / "x$_$.csv"),
+            "--out",
+            out,
+        )
         expected = TRAINING_OUTPUTS
     else:
-        result = run_script("mnist_dense.py", "--quick", "--data", write_own_npz(tmp_path / "x$_$.npz"), "--out", out)
-        expected = TRAINING_OUTPUTS | {"samples.png", "confusion.png", "predictions.png", "mistakes.png"}
+        result = run_script(
+            "mnist_dense.py",
+            "--quick",
+            "--data",
+            write_own_npz(tmp_path / "x$_$.npz"),
+            "--out",
+            out,
+        )
+        expected = TRAINING_OUTPUTS | {
+            "samples.png",
+            "confusion.png",
+            "predictions.png",
+            "mistakes.png",
+        }
     assert_ok(result)
     assert expected <= {path.name for path in out.iterdir()}
     if case.endswith(".png"):
@@ -159,34 +238,50 @@ def test_2_a_dollar_in_a_file_name_is_just_a_character(tmp_path, models, case):
 
 ## 3. File and folder names that are not UTF-8
 
+
 def test_3_file_and_folder_names_that_are_not_utf8_are_read_and_written(tmp_path, models):
     image = write_png(tmp_path / os.fsdecode(b"bad\xff.png"))
     out = tmp_path / os.fsdecode(b"out\xfe")
-    result = predict("mnist_dense.py", models["mnist"], out, image, env=script_env(LC_ALL="C.UTF-8"))
+    result = predict(
+        "mnist_dense.py", models["mnist"], out, image, env=script_env(LC_ALL="C.UTF-8")
+    )
     assert_ok(result)
     assert {path.name for path in out.iterdir()} == {"own_predictions.csv", "own_predictions.png"}
     csv_bytes = (out / "own_predictions.csv").read_bytes()
-    assert os.fsencode(image) + b"," in csv_bytes  # the name's own bytes, as the shell gives it back
+    assert (
+        os.fsencode(image) + b"," in csv_bytes
+    )  # the name's own bytes, as the shell gives it back
     assert len(csv_bytes.splitlines()) == 2
 
 
 ## 4. 16-bit and floating-point images
 
+
 def test_4_a_16_bit_png_and_a_float_tiff_are_read_as_the_8_bit_picture_is(tmp_path, models):
     from PIL import Image
 
     paper = digit_pixels()
-    Image.fromarray(np.where(paper > 0.5, 60000, 3000).astype("uint16")).save(tmp_path / "grey16.png")
+    Image.fromarray(np.where(paper > 0.5, 60000, 3000).astype("uint16")).save(
+        tmp_path / "grey16.png"
+    )
     Image.fromarray(paper.astype("float32")).save(tmp_path / "float.tif")
     assert Image.open(tmp_path / "grey16.png").mode.startswith("I")
     assert Image.open(tmp_path / "float.tif").mode == "F"
     reference = write_png(tmp_path / "grey8.png")
-    result = predict("mnist_dense.py", models["mnist"], tmp_path / "out",
-                     tmp_path / "grey16.png", tmp_path / "float.tif", reference)
+    result = predict(
+        "mnist_dense.py",
+        models["mnist"],
+        tmp_path / "out",
+        tmp_path / "grey16.png",
+        tmp_path / "float.tif",
+        reference,
+    )
     assert "no ink found" not in result.stderr
     assert_ok(result)
     rows = csv_rows(tmp_path / "out" / "own_predictions.csv")[1:]
-    assert [row[0] for row in rows] == [str(tmp_path / name) for name in ["grey16.png", "float.tif", "grey8.png"]]
+    assert [row[0] for row in rows] == [
+        str(tmp_path / name) for name in ["grey16.png", "float.tif", "grey8.png"]
+    ]
     # the same digit as the 8-bit picture: the same ten probabilities
     assert rows[0][1:] == rows[2][1:] and rows[1][1:] == rows[2][1:], rows
 
@@ -204,14 +299,20 @@ MISFITS = [
 ]
 
 
-@pytest.mark.parametrize("script, model, expected", MISFITS, ids=[f"{script} {model}" for script, model, _ in MISFITS])
-def test_5_a_model_that_does_not_fit_is_refused_in_one_line_naming_it(tmp_path, models, script, model, expected):
+@pytest.mark.parametrize(
+    "script, model, expected", MISFITS, ids=[f"{script} {model}" for script, model, _ in MISFITS]
+)
+def test_5_a_model_that_does_not_fit_is_refused_in_one_line_naming_it(
+    tmp_path, models, script, model, expected
+):
     out = tmp_path / "out"
     if script == "mnist_dense.py":
         inputs = [write_png(tmp_path / "digit.png")]
     elif model == "mnist":
         pixels = np.random.default_rng(0).integers(0, 256, (3, 784))
-        (tmp_path / "pixels.csv").write_text("".join(",".join(map(str, row)) + "\n" for row in pixels))
+        (tmp_path / "pixels.csv").write_text(
+            "".join(",".join(map(str, row)) + "\n" for row in pixels)
+        )
         inputs = [tmp_path / "pixels.csv"]
     else:
         (tmp_path / "rows.csv").write_text("\n".join(ROWS) + "\n")
@@ -223,15 +324,30 @@ def test_5_a_model_that_does_not_fit_is_refused_in_one_line_naming_it(tmp_path, 
 
 ## 6. CSV rows as spreadsheets and hands write them
 
-@pytest.mark.parametrize("text, expected", [
-    pytest.param("NA,NA,NA,NA,NA,NA,NA,NA\n" + ROWS[0] + "\n", ["line 1", "column 1"], id="NA first row"),
-    pytest.param("nan," + ROWS[0].split(",", 1)[1] + "\n" + ROWS[1] + "\n", ["line 1", "column 1"],
-                 id="nan first row"),
-    pytest.param(ROWS[0] + "\n1,1_000,66,29,0,26.6,0.351,31\n", ["line 2", "column 2", "1_000"], id="1_000"),
-    pytest.param(",".join(f'"{cell}"' for cell in ROWS[0].split(",")) + "\n", 1, id="one quoted row"),
-    pytest.param("\n".join(row.replace(",", ";") for row in ROWS) + "\n", 2, id="semicolons"),
-    pytest.param("\n".join(row.replace(",", "\t") for row in ROWS) + "\n", 2, id="tabs"),
-])
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        pytest.param(
+            "NA,NA,NA,NA,NA,NA,NA,NA\n" + ROWS[0] + "\n", ["line 1", "column 1"], id="NA first row"
+        ),
+        pytest.param(
+            "nan," + ROWS[0].split(",", 1)[1] + "\n" + ROWS[1] + "\n",
+            ["line 1", "column 1"],
+            id="nan first row",
+        ),
+        pytest.param(
+            ROWS[0] + "\n1,1_000,66,29,0,26.6,0.351,31\n",
+            ["line 2", "column 2", "1_000"],
+            id="1_000",
+        ),
+        pytest.param(
+            ",".join(f'"{cell}"' for cell in ROWS[0].split(",")) + "\n", 1, id="one quoted row"
+        ),
+        pytest.param("\n".join(row.replace(",", ";") for row in ROWS) + "\n", 2, id="semicolons"),
+        pytest.param("\n".join(row.replace(",", "\t") for row in ROWS) + "\n", 2, id="tabs"),
+    ],
+)
 def test_6_csv_rows_are_read_or_refused_naming_line_and_column(tmp_path, models, text, expected):
     (tmp_path / "rows.csv").write_text(text)
     out = tmp_path / "out"
@@ -244,7 +360,8 @@ def test_6_csv_rows_are_read_or_refused_naming_line_and_column(tmp_path, models,
         rows = csv_rows(out / "own_predictions.csv")[1:]
         assert len(rows) == expected
         assert [[float(cell) for cell in row[:8]] for row in rows] == [
-            [float(cell) for cell in line.split(",")] for line in ROWS[:expected]]
+            [float(cell) for cell in line.split(",")] for line in ROWS[:expected]
+        ]
 
 
 ## 7. Two runs saving into one folder at once leave one run's set, never a mix
@@ -274,19 +391,27 @@ def test_7_two_runs_saving_into_one_folder_leave_one_set_never_a_mix(tmp_path):
     program = SAVING_PROGRAM.format(root=str(ROOT), out=str(out))
 
     def start(letter, pause):
-        return subprocess.Popen([sys.executable, "-c", program, letter, pause], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=script_env())
+        return subprocess.Popen(
+            [sys.executable, "-c", program, letter, pause],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=script_env(),
+        )
 
     first = start("A", "pause")
     wait_for_line(first, "renamed one", seconds=60)
     second = start("B", "no pause")
     results = [process.communicate(timeout=60) for process in (first, second)]
     assert [first.returncode, second.returncode] == [0, 0], results
-    assert (out / "a.txt").read_bytes() == (out / "b.txt").read_bytes() == b"B", results  # B waited for A
+    assert (out / "a.txt").read_bytes() == (out / "b.txt").read_bytes() == b"B", (
+        results
+    )  # B waited for A
     assert sorted(path.name for path in out.iterdir()) == ["a.txt", "b.txt"]
 
 
 ## 8. A full disk: nothing of this run is saved, the previous run's files stay whole
+
 
 def test_8_a_file_that_cannot_be_written_keeps_the_previous_set_whole(tmp_path, models):
     out = tmp_path / "out"
@@ -298,21 +423,34 @@ def test_8_a_file_that_cannot_be_written_keeps_the_previous_set_whole(tmp_path, 
     def small_files():
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    result = predict("mnist_dense.py", models["mnist"], out, write_png(tmp_path / "digit.png"),
-                     preexec_fn=small_files)
+    result = predict(
+        "mnist_dense.py",
+        models["mnist"],
+        out,
+        write_png(tmp_path / "digit.png"),
+        preexec_fn=small_files,
+    )
     assert_one_line_error(result, "nothing of this run was saved")
     assert (out / "own_predictions.csv").read_bytes() == b"previous csv\n"
     assert (out / "own_predictions.png").read_bytes() == b"previous png"
-    assert sorted(path.name for path in out.iterdir()) == ["own_predictions.csv", "own_predictions.png"]
+    assert sorted(path.name for path in out.iterdir()) == [
+        "own_predictions.csv",
+        "own_predictions.png",
+    ]
 
 
 ## 9. A successful run prints no warning
 
-@pytest.mark.parametrize("case", ["12000x12000 PNG", "JPEG with a corrupt EXIF block", "tab and CR in names"])
+
+@pytest.mark.parametrize(
+    "case", ["12000x12000 PNG", "JPEG with a corrupt EXIF block", "tab and CR in names"]
+)
 def test_9_a_successful_run_prints_no_warning(tmp_path, models, case):
     from PIL import Image, ImageDraw
 
-    if case == "12000x12000 PNG":  # 144 million pixels: Pillow's DecompressionBombWarning, not its error
+    if (
+        case == "12000x12000 PNG"
+    ):  # 144 million pixels: Pillow's DecompressionBombWarning, not its error
         image = Image.new("L", (12000, 12000), 255)
         draw = ImageDraw.Draw(image)
         draw.line([(6000, 4000), (6000, 8000)], fill=0, width=400)
@@ -322,8 +460,14 @@ def test_9_a_successful_run_prints_no_warning(tmp_path, models, case):
         inputs = [tmp_path / "huge.png"]
     elif case == "JPEG with a corrupt EXIF block":
         # an IFD that claims 64 entries and holds less than one
-        exif = b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x40" + b"\x01\x12\0\x03\0\0\0\x01\0\x06\0\0" + b"\xff" * 5
-        Image.open(write_png(tmp_path / "digit.png")).convert("RGB").save(tmp_path / "exif.jpg", exif=exif)
+        exif = (
+            b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x40"
+            + b"\x01\x12\0\x03\0\0\0\x01\0\x06\0\0"
+            + b"\xff" * 5
+        )
+        Image.open(write_png(tmp_path / "digit.png")).convert("RGB").save(
+            tmp_path / "exif.jpg", exif=exif
+        )
         inputs = [tmp_path / "exif.jpg"]
     else:
         inputs = [write_png(tmp_path / "tab\there.png"), write_png(tmp_path / "cr\rhere.png")]
@@ -344,6 +488,7 @@ def test_9b_a_file_name_with_a_cr_or_newline_keeps_its_one_csv_row(tmp_path, mod
 
 
 ## 10. Many images: the picture shows the first 32, the CSV has them all
+
 
 def test_10_own_predictions_png_draws_at_most_32_images_and_the_csv_has_all(tmp_path, models):
     from PIL import Image
@@ -380,16 +525,39 @@ runpy.run_path(script, run_name="__main__")
 """
 
 
-@pytest.mark.parametrize("signal_name, said", [
-    ("SIGINT", "interrupted (Ctrl-C)"), ("SIGTERM", "stopped (SIGTERM)"),
-    ("SIGHUP", "stopped (SIGHUP: the terminal closed)")])
+@pytest.mark.parametrize(
+    "signal_name, said",
+    [
+        ("SIGINT", "interrupted (Ctrl-C)"),
+        ("SIGTERM", "stopped (SIGTERM)"),
+        ("SIGHUP", "stopped (SIGHUP: the terminal closed)"),
+    ],
+)
 @pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])
-def test_11_a_signal_while_the_script_imports_numpy_is_one_line(tmp_path, script, signal_name, said):
+def test_11_a_signal_while_the_script_imports_numpy_is_one_line(
+    tmp_path, script, signal_name, said
+):
     out = tmp_path / "out"
-    result = subprocess.run([sys.executable, "-c", SIGNAL_AT_NUMPY, signal_name, str(ROOT / script), "--quick",
-                             "--out", str(out)], capture_output=True, text=True, timeout=120, env=script_env(),
-                            preexec_fn=as_from_a_terminal)
-    assert result.stderr == f"{said}: stopped before the end; no output file was left half-written\n"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            SIGNAL_AT_NUMPY,
+            signal_name,
+            str(ROOT / script),
+            "--quick",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=script_env(),
+        preexec_fn=as_from_a_terminal,
+    )
+    assert (
+        result.stderr == f"{said}: stopped before the end; no output file was left half-written\n"
+    )
     assert result.returncode == 128 + getattr(signal, signal_name)
     assert result.stdout == "" and not out.exists()
 
@@ -397,22 +565,37 @@ def test_11_a_signal_while_the_script_imports_numpy_is_one_line(tmp_path, script
 def test_11_a_program_of_ones_own_that_imports_a_script_keeps_its_handlers(tmp_path):
     """pytest, IPython, or one's own program using prepare_digit (README) keeps its handlers."""
     program = tmp_path / "my_program.py"
-    program.write_text("import signal, sys\n"
-                       f"sys.path.insert(0, {str(ROOT)!r})\n"
-                       "import mnist_dense, pima_binary\n"
-                       "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler,\n"
-                       "      signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)\n")
-    result = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=60,
-                            env=script_env(), preexec_fn=as_from_a_terminal)
+    program.write_text(
+        "import signal, sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "import mnist_dense, pima_binary\n"
+        "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler,\n"
+        "      signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(program)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=script_env(),
+        preexec_fn=as_from_a_terminal,
+    )
     assert result.stdout.split() == ["True", "True"], result.stderr
 
 
 ## 12. A run that fails creates no --out folder
 
-@pytest.mark.parametrize("script, args", [
-    ("pima_binary.py", ["--data", "missing.csv"]), ("mnist_dense.py", ["--data", "missing.npz"]),
-    ("pima_binary.py", ["--predict", "missing.csv"]), ("mnist_dense.py", ["--predict", "missing.png"]),
-], ids=lambda value: value if isinstance(value, str) else " ".join(value))
+
+@pytest.mark.parametrize(
+    "script, args",
+    [
+        ("pima_binary.py", ["--data", "missing.csv"]),
+        ("mnist_dense.py", ["--data", "missing.npz"]),
+        ("pima_binary.py", ["--predict", "missing.csv"]),
+        ("mnist_dense.py", ["--predict", "missing.png"]),
+    ],
+    ids=lambda value: value if isinstance(value, str) else " ".join(value),
+)
 def test_12_a_run_that_fails_creates_no_out_folder(tmp_path, script, args):
     result = run_script(script, *args, "--out", tmp_path / "new" / "out", cwd=tmp_path)
     assert_one_line_error(result, "missing.")

@@ -36,11 +36,18 @@ print(json.dumps({"keras": keras.__version__, "orders": orders}))
 
 
 def epoch_orders(feed):
-    result = subprocess.run([sys.executable, "-c", EPOCH_ORDERS, feed], capture_output=True,
-                            text=True, timeout=300, env=script_env())
+    result = subprocess.run(
+        [sys.executable, "-c", EPOCH_ORDERS, feed],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=script_env(),
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     facts = json.loads(result.stdout.splitlines()[-1])
-    assert len(facts["orders"]) == 3 and all(sorted(order) == list(range(40)) for order in facts["orders"])
+    assert len(facts["orders"]) == 3 and all(
+        sorted(order) == list(range(40)) for order in facts["orders"]
+    )
     return facts
 
 
@@ -54,7 +61,8 @@ def test_keras_on_tensorflow_shuffles_numpy_arrays_alike_every_epoch_once_seeded
     first, *others = facts["orders"]
     assert all(order == first for order in others), (
         f"Keras {facts['keras']} now shuffles NumPy arrays anew each epoch on TensorFlow: "
-        "update step 6 of mnist_dense.py and pima_binary.py")
+        "update step 6 of mnist_dense.py and step 4 of pima_binary.py"
+    )
 
 
 def test_the_scripts_tf_data_rows_come_in_a_new_order_every_epoch():

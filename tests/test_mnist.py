@@ -10,9 +10,16 @@ import numpy as np
 import pytest
 
 import tutorial_helpers as helpers
-from mnist_dense import open_image, prepare_digit
-from conftest import (LICENSED_DIGITS, OWN_DIGITS, assert_one_line_error, own_digit_files, run_ok, run_script,
-                      shared_file)
+from own_digits import open_image, prepare_digit
+from conftest import (
+    LICENSED_DIGITS,
+    OWN_DIGITS,
+    assert_one_line_error,
+    own_digit_files,
+    run_ok,
+    run_script,
+    shared_file,
+)
 
 PICTURES = ["samples.png", "history.png", "predictions.png", "mistakes.png", "confusion.png"]
 
@@ -28,7 +35,7 @@ def write_own_npz(path, n_train=300, n_test=60, seed=0, scale=None):
         labels = rng.integers(0, 10, n)
         images = rng.integers(0, 60, (n, 28, 28)).astype("uint8")
         for image, label in zip(images, labels):
-            image[2 + 2 * label: 4 + 2 * label, 4:24] = 255
+            image[2 + 2 * label : 4 + 2 * label, 4:24] = 255
         if scale == "unit":
             images = images.astype("float32") / 255
         return images, labels.astype("uint8")
@@ -64,24 +71,49 @@ def test_quick_run_writes_pictures_and_a_model_that_predicts_as_the_run_did(tmp_
     probabilities = model.predict(x_test.reshape(-1, 784) / 255, verbose=0)
     assert [int(r[0]) for r in rows] == probabilities.argmax(axis=1)[:16].tolist()
     assert [int(r[1]) for r in rows] == y_test[:16].tolist()
-    np.testing.assert_allclose([float(r[2]) for r in rows], probabilities.max(axis=1)[:16] * 100, atol=0.051)
+    np.testing.assert_allclose(
+        [float(r[2]) for r in rows], probabilities.max(axis=1)[:16] * 100, atol=0.051
+    )
     np.testing.assert_array_equal(  # rows: the true digit; columns: the network's answer
-        confusion, np.histogram2d(y_test, probabilities.argmax(axis=1), bins=10, range=[[0, 10]] * 2)[0])
+        confusion,
+        np.histogram2d(y_test, probabilities.argmax(axis=1), bins=10, range=[[0, 10]] * 2)[0],
+    )
 
 
 def test_images_already_scaled_to_0_1_are_not_divided_again(tmp_path):
-    run_ok("mnist_dense.py", "--quick", "--data", write_own_npz(tmp_path / "grey.npz"), "--out", tmp_path / "grey")
-    result = run_ok("mnist_dense.py", "--quick", "--data", write_own_npz(tmp_path / "unit.npz", scale="unit"),
-                    "--out", tmp_path / "unit")
-    assert "pixel values 0 (black) to 1 (white)" in result.stdout
+    run_ok(
+        "mnist_dense.py",
+        "--quick",
+        "--data",
+        write_own_npz(tmp_path / "grey.npz"),
+        "--out",
+        tmp_path / "grey",
+    )
+    result = run_ok(
+        "mnist_dense.py",
+        "--quick",
+        "--data",
+        write_own_npz(tmp_path / "unit.npz", scale="unit"),
+        "--out",
+        tmp_path / "unit",
+    )
+    assert "its pixels go from 0 to 1; taken times 255" in result.stdout
     grey, unit = metrics_of(tmp_path / "grey"), metrics_of(tmp_path / "unit")
     assert unit["test_loss"] == grey["test_loss"]  # the same pixels after preparing
     assert unit["test_accuracy"] == grey["test_accuracy"]
 
 
 def test_epochs_given_with_quick_is_honoured(tmp_path):
-    run_ok("mnist_dense.py", "--quick", "--epochs", "3", "--data", write_own_npz(tmp_path / "own.npz"),
-           "--out", tmp_path)
+    run_ok(
+        "mnist_dense.py",
+        "--quick",
+        "--epochs",
+        "3",
+        "--data",
+        write_own_npz(tmp_path / "own.npz"),
+        "--out",
+        tmp_path,
+    )
     assert metrics_of(tmp_path)["epochs"] == 3
 
 
@@ -94,8 +126,9 @@ def share_read_right(model, images, labels):
 def own_digits_read_by(model_folder, out, folder=OWN_DIGITS):
     """Run --predict on real handwritten digits; the share read right, from its CSV."""
     files = own_digit_files(folder)
-    result = run_ok("mnist_dense.py", "--predict", *files, "--model", model_folder / "model.keras",
-                    "--out", out)
+    result = run_ok(
+        "mnist_dense.py", "--predict", *files, "--model", model_folder / "model.keras", "--out", out
+    )
     with open(out / "own_predictions.csv", newline="") as file:
         table = list(csv.DictReader(file))
     assert [row["file"] for row in table] == [str(path) for path in files]
@@ -110,7 +143,10 @@ def naive_share(model_folder, files):
     from PIL import Image
 
     model = helpers.start_keras().models.load_model(model_folder / "model.keras")
-    images = [np.asarray(Image.open(path).convert("L").resize((28, 28)), "float32") / 255 for path in files]
+    images = [
+        np.asarray(Image.open(path).convert("L").resize((28, 28)), "float32") / 255
+        for path in files
+    ]
     return share_read_right(model, images, [int(path.name[0]) for path in files])
 
 
@@ -137,7 +173,7 @@ def a_seven(path):
     image[10:15, 10:40] = 0  # the bar
     for row in range(15, 52):
         column = 40 - (row - 15) * 22 // 37
-        image[row, column - 3:column + 2] = 0  # the slanted stroke
+        image[row, column - 3 : column + 2] = 0  # the slanted stroke
     matplotlib.image.imsave(path, image, cmap="gray", vmin=0, vmax=1)
     return path
 
@@ -147,12 +183,23 @@ def a_seven(path):
 AFTER_2_EPOCHS = {"first": 0.9485, "dropout": 0.9415, "deep": 0.9520}
 
 
-@pytest.mark.parametrize("network, parameters", [
-    ("first", "1,238,730"), ("dropout", "535,818"), ("deep", "567,434")])
+@pytest.mark.parametrize(
+    "network, parameters", [("first", "1,238,730"), ("dropout", "535,818"), ("deep", "567,434")]
+)
 def test_each_network_reaches_its_measured_accuracy_in_2_epochs_and_predict_gives_its_probabilities(
-        tmp_path, network, parameters):
-    result = run_ok("mnist_dense.py", "--network", network, "--epochs", 2,
-                    "--data", shared_file("mnist-real-10k.npz"), "--out", tmp_path)
+    tmp_path, network, parameters
+):
+    result = run_ok(
+        "mnist_dense.py",
+        "--network",
+        network,
+        "--epochs",
+        2,
+        "--data",
+        shared_file("mnist-real-10k.npz"),
+        "--out",
+        tmp_path,
+    )
     assert f"Total params: {parameters}" in result.stdout  # the articles' own counts
     metrics = metrics_of(tmp_path)
     assert metrics["network"] == network and metrics["epochs"] == 2
@@ -167,7 +214,9 @@ def test_each_network_reaches_its_measured_accuracy_in_2_epochs_and_predict_give
     model = helpers.start_keras().models.load_model(tmp_path / "model.keras")
     prepared = prepare_digit(open_image(digit))
     expected = model.predict(prepared.reshape((1, *model.input_shape[1:])), verbose=0)[0]
-    np.testing.assert_allclose([float(written[f"p{d}"]) for d in range(10)], expected, atol=0.00005 + 1e-6)
+    np.testing.assert_allclose(
+        [float(written[f"p{d}"]) for d in range(10)], expected, atol=0.00005 + 1e-6
+    )
     assert int(written["digit"]) == expected.argmax()
     assert float(written["confidence"]) == pytest.approx(expected.max(), abs=0.00005 + 1e-6)
 
@@ -197,11 +246,14 @@ def text_file(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("make, expected", [
-    (text_file, ["notes.png is not an image", "PNG or JPEG"]),
-    (blank_image, ["blank.png", "no ink"]),
-    (lambda tmp: tmp / "gone.png", ["gone.png does not exist"]),
-])
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (text_file, ["notes.png is not an image", "PNG or JPEG"]),
+        (blank_image, ["blank.png", "no ink"]),
+        (lambda tmp: tmp / "gone.png", ["gone.png does not exist"]),
+    ],
+)
 def test_predict_bad_images_get_one_line_and_write_nothing(tmp_path, make, expected):
     result = run_script("mnist_dense.py", "--predict", make(tmp_path), "--out", tmp_path / "out")
     assert_one_line_error(result, *expected)
@@ -212,6 +264,9 @@ def test_predict_without_a_trained_model_says_how_to_train_one(tmp_path):
     digit = tmp_path / "digit.png"
     matplotlib.image.imsave(digit, np.pad(np.eye(40), 10), cmap="gray")
     result = run_script("mnist_dense.py", "--predict", digit, "--out", tmp_path / "empty")
-    assert_one_line_error(result, f"no trained model at {tmp_path / 'empty' / 'model.keras'}",
-                          f"python mnist_dense.py --out {tmp_path / 'empty'}")
+    assert_one_line_error(
+        result,
+        f"no trained model at {tmp_path / 'empty' / 'model.keras'}",
+        f"python mnist_dense.py --out {tmp_path / 'empty'}",
+    )
     assert not (tmp_path / "empty").exists()

@@ -35,32 +35,53 @@ def outputs_of(cell):
 
 
 def text_of(cell, stream):
-    return "".join(output.get("text", "") for output in outputs_of(cell)
-                   if output.get("output_type") == "stream" and output.get("name") == stream)
+    return "".join(
+        output.get("text", "")
+        for output in outputs_of(cell)
+        if output.get("output_type") == "stream" and output.get("name") == stream
+    )
 
 
 def images_in(cell):
     return [output for output in outputs_of(cell) if "image/png" in output.get("data", {})]
 
 
-def test_the_readme_notebook_cells_run_in_a_jupyter_kernel_show_pictures_and_keep_it_alive(tmp_path):
+def test_the_readme_notebook_cells_run_in_a_jupyter_kernel_show_pictures_and_keep_it_alive(
+    tmp_path,
+):
     work = tmp_path / "notebook"
     work.mkdir()
-    for name in ["mnist_dense.py", "pima_binary.py", "tutorial_helpers.py", "requirements.txt"]:
+    for name in [
+        "mnist_dense.py",
+        "own_digits.py",
+        "pima_binary.py",
+        "new_rows.py",
+        "tutorial_helpers.py",
+        "requirements.txt",
+    ]:
         shutil.copy(ROOT / name, work / name)
     npz, csv = write_own_npz(tmp_path / "digits.npz"), write_own_csv(tmp_path / "patients.csv")
     draw_a_one(work / "my_digit.jpg")
     cells = readme_cells()
     assert len(cells) >= 3, "the README's notebook section lost its cells"
     # No internet here: the training cells read the same kind of data from local files.
-    cells = [cell.replace("mnist_dense.py --quick", f"mnist_dense.py --quick --data {npz}")
-                 .replace("pima_binary.py --quick", f"pima_binary.py --quick --data {csv}") for cell in cells]
-    checks = ["import signal; print('handler', signal.getsignal(signal.SIGINT))",
-              "%run pima_binary.py --data no-such-file.csv",
-              "print('still alive'); import signal; print('handler', signal.getsignal(signal.SIGINT))"]
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in checks[:1] + cells + checks[1:]])
-    client = nbclient.NotebookClient(notebook, timeout=900, kernel_name="python3",
-                                     resources={"metadata": {"path": str(work)}})
+    cells = [
+        cell.replace("mnist_dense.py --quick", f"mnist_dense.py --quick --data {npz}").replace(
+            "pima_binary.py --quick", f"pima_binary.py --quick --data {csv}"
+        )
+        for cell in cells
+    ]
+    checks = [
+        "import signal; print('handler', signal.getsignal(signal.SIGINT))",
+        "%run pima_binary.py --data no-such-file.csv",
+        "print('still alive'); import signal; print('handler', signal.getsignal(signal.SIGINT))",
+    ]
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(source) for source in checks[:1] + cells + checks[1:]]
+    )
+    client = nbclient.NotebookClient(
+        notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(work)}}
+    )
     with client.setup_kernel(env=script_env()):
         for index, cell in enumerate(notebook.cells):
             client.execute_cell(cell, index)  # raises CellExecutionError on a traceback
@@ -68,13 +89,18 @@ def test_the_readme_notebook_cells_run_in_a_jupyter_kernel_show_pictures_and_kee
     handler_before = text_of(notebook.cells[0], "stdout")
     mistake, alive = notebook.cells[-2], notebook.cells[-1]
     assert "still alive" in text_of(alive, "stdout")
-    assert text_of(alive, "stdout").splitlines()[-1] == handler_before.strip()  # its own Ctrl-C handler again
+    assert (
+        text_of(alive, "stdout").splitlines()[-1] == handler_before.strip()
+    )  # its own Ctrl-C handler again
     assert text_of(mistake, "stderr").strip().splitlines() == [
-        "error: no-such-file.csv does not exist; check the path"]
+        "error: no-such-file.csv does not exist; check the path"
+    ]
     assert not [output for output in outputs_of(mistake) if output.get("output_type") == "error"]
 
     run_cells = [cell for cell in notebook.cells if "%run mnist_dense.py --quick" in cell.source]
-    assert len(images_in(run_cells[0])) >= 6  # samples, history, confusion, predictions, mistakes...
+    assert (
+        len(images_in(run_cells[0])) >= 6
+    )  # samples, history, confusion, predictions, mistakes...
     assert (work / "outputs" / "mnist_dense" / "model.keras").is_file()
     assert (work / "outputs" / "pima_binary" / "metrics.json").is_file()
     predicted = [cell for cell in notebook.cells if "--predict" in cell.source]

@@ -19,7 +19,10 @@ def write_own_csv(path, rows=80, seed=0, header="a,b,c,d,e,outcome", bom=False):
     features = rng.normal(size=(rows, 5)) * [1, 10, 100, 0.1, 5]
     labels = (features[:, 0] + features[:, 1] / 10 > 0).astype(int)
     lines = [header] if header else []
-    lines += [",".join(f"{value:.4f}" for value in row) + f",{label}" for row, label in zip(features, labels)]
+    lines += [
+        ",".join(f"{value:.4f}" for value in row) + f",{label}"
+        for row, label in zip(features, labels)
+    ]
     path.write_text(("\ufeff" if bom else "") + "\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -38,8 +41,9 @@ def assert_honest_figures(metrics):
     assert tn + fp + fn + tp == metrics["n_test"]
     assert abs((tn + tp) / metrics["n_test"] - metrics["test_accuracy"]) < 1e-6
     positives = fn + tp
-    assert metrics["baseline_accuracy"] == pytest.approx(max(positives, metrics["n_test"] - positives)
-                                                         / metrics["n_test"])
+    assert metrics["baseline_accuracy"] == pytest.approx(
+        max(positives, metrics["n_test"] - positives) / metrics["n_test"]
+    )
     assert metrics["precision"] == pytest.approx(tp / (tp + fp) if tp + fp else 0)
     assert metrics["recall"] == pytest.approx(tp / positives)
 
@@ -97,8 +101,15 @@ def test_default_run_on_the_real_csv_scales_inside_the_model_and_beats_its_basel
 
 
 def test_dropout_network_is_article_cs(tmp_path):
-    result = run_ok("pima_binary.py", "--network", "dropout",
-                    "--data", shared_file("pima-indians-diabetes.data.csv"), "--out", tmp_path)
+    result = run_ok(
+        "pima_binary.py",
+        "--network",
+        "dropout",
+        "--data",
+        shared_file("pima-indians-diabetes.data.csv"),
+        "--out",
+        tmp_path,
+    )
     # 64 units, dropout, 32 units, dropout, 1 output, after the 17 weights of normalization.
     assert "Total params: 2,706" in result.stdout
     assert result.stdout.count("Dropout") >= 2
@@ -110,7 +121,8 @@ def test_dropout_network_is_article_cs(tmp_path):
 
 @pytest.mark.parametrize("header", ["a,b,c,d,e,outcome", None], ids=["header", "no header"])
 def test_a_bom_costs_no_row_with_or_without_a_header(tmp_path, header):
-    """Excel's "CSV UTF-8" starts with a byte-order mark, before a header or before the first row."""
+    """Excel's "CSV UTF-8" starts with a byte-order mark, before a header or before the
+    first row."""
     csv_path = write_own_csv(tmp_path / "excel.csv", rows=60, header=header, bom=True)
     assert csv_path.read_bytes()[:3] == b"\xef\xbb\xbf"
     result = run_ok("pima_binary.py", "--quick", "--data", csv_path, "--out", tmp_path / "out")
@@ -120,8 +132,16 @@ def test_a_bom_costs_no_row_with_or_without_a_header(tmp_path, header):
 
 
 def test_epochs_given_with_quick_is_honoured(tmp_path):
-    result = run_ok("pima_binary.py", "--quick", "--epochs", "3", "--data",
-                    write_own_csv(tmp_path / "own.csv"), "--out", tmp_path)
+    result = run_ok(
+        "pima_binary.py",
+        "--quick",
+        "--epochs",
+        "3",
+        "--data",
+        write_own_csv(tmp_path / "own.csv"),
+        "--out",
+        tmp_path,
+    )
     assert json.loads((tmp_path / "metrics.json").read_text())["epochs"] == 3
     assert "Epoch 3/3" in result.stdout
 
@@ -135,7 +155,9 @@ def read_predictions(path):
 def trained_model(tmp_path_factory):
     """A model trained by a quick run on a CSV of one's own with 5 features."""
     folder = tmp_path_factory.mktemp("trained")
-    run_ok("pima_binary.py", "--quick", "--data", write_own_csv(folder / "own.csv"), "--out", folder)
+    run_ok(
+        "pima_binary.py", "--quick", "--data", write_own_csv(folder / "own.csv"), "--out", folder
+    )
     return folder / "model.keras"
 
 
@@ -145,19 +167,31 @@ def printed_table(stdout, labels):
     lines = stdout.splitlines()
     assert heading in lines, stdout
     rows = []
-    for line in lines[lines.index(heading) + 1:]:
-        pattern = (r"\s+(\d+)\s+(\d\.\d{3})\s+([01])\s+([01])(  <- wrong)?" if labels
-                   else r"\s+(\d+)\s+(\d\.\d{3})\s+([01])")
+    for line in lines[lines.index(heading) + 1 :]:
+        pattern = (
+            r"\s+(\d+)\s+(\d\.\d{3})\s+([01])\s+([01])(  <- wrong)?"
+            if labels
+            else r"\s+(\d+)\s+(\d\.\d{3})\s+([01])"
+        )
         match = re.fullmatch(pattern, line)
         if not match:
             break
         row, probability, predicted, *label = match.groups()
-        rows.append((int(row), float(probability), int(predicted),
-                     int(label[0]) if labels else None, bool(labels and label[1])))
+        rows.append(
+            (
+                int(row),
+                float(probability),
+                int(predicted),
+                int(label[0]) if labels else None,
+                bool(labels and label[1]),
+            )
+        )
     return rows
 
 
-def test_predict_new_rows_shows_and_writes_what_the_model_gives_with_labels_and_wrong_marks(tmp_path, trained_model):
+def test_predict_new_rows_shows_and_writes_what_the_model_gives_with_labels_and_wrong_marks(
+    tmp_path, trained_model
+):
     out = tmp_path / "out"
     out.mkdir()
     shutil.copy(trained_model, out)  # where --predict looks by default: model.keras in --out
@@ -177,7 +211,9 @@ def test_predict_new_rows_shows_and_writes_what_the_model_gives_with_labels_and_
     # The table on the screen: a line per row, with its label, and the wrong ones marked.
     shown = printed_table(result.stdout, labels=True)
     assert [row for row, *_ in shown] == list(range(1, 26))
-    np.testing.assert_allclose([probability for _, probability, *_ in shown], expected, atol=0.0005 + 1e-6)
+    np.testing.assert_allclose(
+        [probability for _, probability, *_ in shown], expected, atol=0.0005 + 1e-6
+    )
     assert [predicted for _, _, predicted, *_ in shown] == (expected > 0.5).astype(int).tolist()
     assert [label for *_, label, _ in shown] == rows[:, 5].astype(int).tolist()
     assert [wrong for *_, wrong in shown] == ((expected > 0.5) != rows[:, 5]).tolist()
@@ -188,42 +224,72 @@ def test_predict_new_rows_shows_and_writes_what_the_model_gives_with_labels_and_
     result = run_ok("pima_binary.py", "--predict", tmp_path / "bare.csv", "--out", out)
     table = read_predictions(out / "own_predictions.csv")
     assert table[0] == [*(f"feature_{i}" for i in range(1, 6)), "probability", "predicted"]
-    np.testing.assert_array_equal(np.array(table[1:], dtype="float64")[:, 5].astype("float32"), expected)
+    np.testing.assert_array_equal(
+        np.array(table[1:], dtype="float64")[:, 5].astype("float32"), expected
+    )
     shown = printed_table(result.stdout, labels=False)  # no label column, no marks, no count
-    np.testing.assert_allclose([probability for _, probability, *_ in shown], expected, atol=0.0005 + 1e-6)
+    np.testing.assert_allclose(
+        [probability for _, probability, *_ in shown], expected, atol=0.0005 + 1e-6
+    )
     assert "predicted right" not in result.stdout and "<- wrong" not in result.stdout
 
 
-@pytest.mark.parametrize("rows, expected", [
-    ("1,2,3\n4,5,6\n", ["rows.csv has 3 columns", "takes 5 features", "(6 columns)"]),
-    ("1,2,3,4,5\n1,2,x,4,5\n", ["rows.csv line 2, column 3", "'x' is not a number"]),
-    ("1,2,3,4,5,7\n", ["rows.csv line 1", "label (last column) is 7"]),
-    ("a,b,c,d,e\n", ["rows.csv holds no rows"]),
-])
+@pytest.mark.parametrize(
+    "rows, expected",
+    [
+        ("1,2,3\n4,5,6\n", ["rows.csv has 3 columns", "takes 5 features", "(6 columns)"]),
+        ("1,2,3,4,5\n1,2,x,4,5\n", ["rows.csv line 2, column 3", "'x' is not a number"]),
+        ("1,2,3,4,5,7\n", ["rows.csv line 1", "label (last column) is 7"]),
+        ("a,b,c,d,e\n", ["rows.csv holds no rows"]),
+    ],
+)
 def test_predict_bad_rows_get_one_line_and_write_nothing(tmp_path, trained_model, rows, expected):
     (tmp_path / "rows.csv").write_text(rows)
-    result = run_script("pima_binary.py", "--predict", tmp_path / "rows.csv", "--model", trained_model,
-                        "--out", tmp_path / "out")
+    result = run_script(
+        "pima_binary.py",
+        "--predict",
+        tmp_path / "rows.csv",
+        "--model",
+        trained_model,
+        "--out",
+        tmp_path / "out",
+    )
     assert_one_line_error(result, *expected)
     assert not (tmp_path / "out").exists()  # not even an empty folder
 
 
 def test_predict_without_a_trained_model_says_how_to_train_one(tmp_path):
     (tmp_path / "rows.csv").write_text("1,2,3,4,5,6,7,8\n")
-    result = run_script("pima_binary.py", "--predict", tmp_path / "rows.csv", "--out", tmp_path / "empty")
-    assert_one_line_error(result, f"no trained model at {tmp_path / 'empty' / 'model.keras'}",
-                          f"python pima_binary.py --out {tmp_path / 'empty'}")
+    result = run_script(
+        "pima_binary.py", "--predict", tmp_path / "rows.csv", "--out", tmp_path / "empty"
+    )
+    assert_one_line_error(
+        result,
+        f"no trained model at {tmp_path / 'empty' / 'model.keras'}",
+        f"python pima_binary.py --out {tmp_path / 'empty'}",
+    )
     assert not (tmp_path / "empty").exists()
 
 
 def test_without_graphviz_one_line_says_how_to_install_it_and_the_run_goes_on(tmp_path):
     empty = tmp_path / "bin"
     empty.mkdir()  # a PATH on which there is no dot program
-    result = run_ok("pima_binary.py", "--quick", "--data", write_own_csv(tmp_path / "own.csv"),
-                    "--out", tmp_path / "out", env=script_env(PATH=str(empty)))
-    lines = [line for line in result.stdout.splitlines() if "network.png" in line and "Graphviz" in line]
+    result = run_ok(
+        "pima_binary.py",
+        "--quick",
+        "--data",
+        write_own_csv(tmp_path / "own.csv"),
+        "--out",
+        tmp_path / "out",
+        env=script_env(PATH=str(empty)),
+    )
+    lines = [
+        line for line in result.stdout.splitlines() if "network.png" in line and "Graphviz" in line
+    ]
     assert len(lines) == 1, result.stdout
-    assert all(tool in lines[0] for tool in ["apt install graphviz", "brew install graphviz",
-                                              "conda install graphviz"])
+    assert all(
+        tool in lines[0]
+        for tool in ["apt install graphviz", "brew install graphviz", "conda install graphviz"]
+    )
     assert not (tmp_path / "out" / "network.png").exists()
     assert (tmp_path / "out" / "model.keras").is_file()

@@ -20,32 +20,63 @@ def own_data(script, tmp_path, name=None):
 
 @pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])
 def test_quiet_with_the_usual_advice_of_log_level_2(tmp_path, script):
-    run_ok(script, "--quick", "--data", own_data(script, tmp_path), "--out", tmp_path / "out",
-           env=script_env(TF_CPP_MIN_LOG_LEVEL="2"))  # run_ok: nothing at all on stderr
+    run_ok(
+        script,
+        "--quick",
+        "--data",
+        own_data(script, tmp_path),
+        "--out",
+        tmp_path / "out",
+        env=script_env(TF_CPP_MIN_LOG_LEVEL="2"),
+    )  # run_ok: nothing at all on stderr
 
 
 def test_quiet_with_a_home_that_cannot_be_written(tmp_path):
-    env = script_env(HOME="/dev/null/home", KERAS_HOME=None, MPLCONFIGDIR=None,
-                     XDG_CONFIG_HOME=None, XDG_CACHE_HOME=None)
-    run_ok("pima_binary.py", "--quick", "--data", own_data("pima_binary.py", tmp_path),
-           "--out", tmp_path / "out", env=env)
+    env = script_env(
+        HOME="/dev/null/home",
+        KERAS_HOME=None,
+        MPLCONFIGDIR=None,
+        XDG_CONFIG_HOME=None,
+        XDG_CACHE_HOME=None,
+    )
+    run_ok(
+        "pima_binary.py",
+        "--quick",
+        "--data",
+        own_data("pima_binary.py", tmp_path),
+        "--out",
+        tmp_path / "out",
+        env=env,
+    )
 
 
 def test_a_log_file_gets_one_plain_line_per_epoch(tmp_path):
-    result = run_ok("mnist_dense.py", "--quick", "--epochs", 3, "--data", own_data("mnist_dense.py", tmp_path),
-                    "--out", tmp_path / "out")  # stdout is a pipe here, as in `... | tee log`
+    result = run_ok(
+        "mnist_dense.py",
+        "--quick",
+        "--epochs",
+        3,
+        "--data",
+        own_data("mnist_dense.py", tmp_path),
+        "--out",
+        tmp_path / "out",
+    )  # stdout is a pipe here, as in `... | tee log`
     assert not re.search(r"[\x1b\b\r]", result.stdout), "control characters in a log file"
     lines = result.stdout.splitlines()
     for epoch in [1, 2, 3]:
         at = lines.index(f"Epoch {epoch}/3")
-        assert re.match(r"\d+/\d+ - \d+s - .*accuracy: [\d.]+ .*val_accuracy", lines[at + 1]), lines[at + 1]
+        assert re.match(r"\d+/\d+ - \d+s - .*accuracy: [\d.]+ .*val_accuracy", lines[at + 1]), (
+            lines[at + 1]
+        )
 
 
 def keras_that_cannot_load(tmp_path):
     """Stand-ins for Keras, TensorFlow and matplotlib that fail if anything imports them."""
     for name in ["keras", "tensorflow", "matplotlib", "jax", "torch"]:
         (tmp_path / "fail" / name).mkdir(parents=True)
-        (tmp_path / "fail" / name / "__init__.py").write_text(f"raise ImportError('{name} was imported')\n")
+        (tmp_path / "fail" / name / "__init__.py").write_text(
+            f"raise ImportError('{name} was imported')\n"
+        )
     return script_env(PYTHONPATH=str(tmp_path / "fail"))
 
 
@@ -54,14 +85,25 @@ def test_help_and_bad_flags_answer_before_keras_loads(tmp_path, script):
     env = keras_that_cannot_load(tmp_path)
     result = run_script(script, "--help", env=env)
     assert result.returncode == 0 and result.stderr == "", result.stderr
-    for flag in ["--data", "--epochs", "--seed", "--out", "--quick", "--predict", "--model", "--network"]:
+    for flag in [
+        "--data",
+        "--epochs",
+        "--seed",
+        "--out",
+        "--quick",
+        "--predict",
+        "--model",
+        "--network",
+    ]:
         assert flag in result.stdout
     assert "(default: 7)" in result.stdout
     assert_one_line_error(run_script(script, "--epochs", "many", env=env), "--epochs", code=2)
     # A bad data file, too, is reported before the seconds Keras takes to load.
     (tmp_path / "empty.csv").write_text("")
-    assert_one_line_error(run_script(script, "--data", tmp_path / "empty.csv", "--out", tmp_path, env=env),
-                          "empty.csv")
+    assert_one_line_error(
+        run_script(script, "--data", tmp_path / "empty.csv", "--out", tmp_path, env=env),
+        "empty.csv",
+    )
 
 
 def test_a_data_file_name_beyond_ascii_in_the_c_locale(tmp_path):
@@ -69,12 +111,26 @@ def test_a_data_file_name_beyond_ascii_in_the_c_locale(tmp_path):
     csv_path = write_own_csv(tmp_path / "own.csv")
     strange = tmp_path / "donn\udce9es.csv"  # Latin-1 bytes of "données", not UTF-8
     csv_path.rename(strange)
-    result = run_ok("pima_binary.py", "--quick", "--data", strange, "--out", tmp_path / "out",
-                    env=script_env(LC_ALL="C", LANG="C"))
+    result = run_ok(
+        "pima_binary.py",
+        "--quick",
+        "--data",
+        strange,
+        "--out",
+        tmp_path / "out",
+        env=script_env(LC_ALL="C", LANG="C"),
+    )
     assert "Loaded" in result.stdout
     assert (tmp_path / "out" / "history.png").is_file()
-    run_ok("pima_binary.py", "--quick", "--data", write_own_csv(tmp_path / "données.csv"),
-           "--out", tmp_path / "out", env=script_env(LC_ALL="C", LANG="C"))
+    run_ok(
+        "pima_binary.py",
+        "--quick",
+        "--data",
+        write_own_csv(tmp_path / "données.csv"),
+        "--out",
+        tmp_path / "out",
+        env=script_env(LC_ALL="C", LANG="C"),
+    )
 
 
 def backend(name):
@@ -95,16 +151,23 @@ def run_ok_reporting_the_backend(script, *args, env):
 
 @pytest.mark.parametrize("name", ["jax", "torch"])
 @pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])
-def test_quick_runs_on_other_backends_really_run_there_quiet_and_reproducible(tmp_path, script, name):
+def test_quick_runs_on_other_backends_really_run_there_quiet_and_reproducible(
+    tmp_path, script, name
+):
     env = backend(name)
     data = own_data(script, tmp_path)
-    result = run_ok(script, "--quick", "--epochs", 2, "--data", data, "--out", tmp_path / "first", env=env)
+    result = run_ok(
+        script, "--quick", "--epochs", 2, "--data", data, "--out", tmp_path / "first", env=env
+    )
     assert "Epoch 2/2" in result.stdout
-    stdout, ran_on = run_ok_reporting_the_backend(script, "--quick", "--epochs", 2, "--data", data,
-                                                  "--out", tmp_path / "again", env=env)
+    stdout, ran_on = run_ok_reporting_the_backend(
+        script, "--quick", "--epochs", 2, "--data", data, "--out", tmp_path / "again", env=env
+    )
     assert "Epoch 2/2" in stdout
     assert ran_on == name  # not TensorFlow, whatever the script did with KERAS_BACKEND
-    first, again = (json.loads((tmp_path / run / "metrics.json").read_text()) for run in ["first", "again"])
+    first, again = (
+        json.loads((tmp_path / run / "metrics.json").read_text()) for run in ["first", "again"]
+    )
     del first["fit_seconds"], again["fit_seconds"]
     assert first == again
     if script == "mnist_dense.py":  # its bands of light are learnt in 2 epochs; Pima's held-out
@@ -118,15 +181,27 @@ def test_the_backend_named_in_keras_json_is_used_and_said(tmp_path):
     keras_home.mkdir()
     (keras_home / "keras.json").write_text(json.dumps({"backend": "jax"}))
     stdout, ran_on = run_ok_reporting_the_backend(
-        "pima_binary.py", "--quick", "--data", write_own_csv(tmp_path / "own.csv"), "--out", tmp_path / "out",
-        env=script_env(KERAS_BACKEND=None, KERAS_HOME=str(keras_home)))
+        "pima_binary.py",
+        "--quick",
+        "--data",
+        write_own_csv(tmp_path / "own.csv"),
+        "--out",
+        tmp_path / "out",
+        env=script_env(KERAS_BACKEND=None, KERAS_HOME=str(keras_home)),
+    )
     assert ran_on == "jax"
     assert "Keras backend: jax (set by KERAS_BACKEND or keras.json)" in stdout
 
 
 def test_pima_on_jax_reaches_the_same_held_out_accuracy(tmp_path):
-    run_ok("pima_binary.py", "--data", shared_file("pima-indians-diabetes.data.csv"), "--out", tmp_path,
-           env=backend("jax"))
+    run_ok(
+        "pima_binary.py",
+        "--data",
+        shared_file("pima-indians-diabetes.data.csv"),
+        "--out",
+        tmp_path,
+        env=backend("jax"),
+    )
     assert json.loads((tmp_path / "metrics.json").read_text())["test_accuracy"] >= 0.70
 
 
@@ -134,13 +209,28 @@ def test_pima_on_jax_reaches_the_same_held_out_accuracy(tmp_path):
 def test_a_model_trained_on_tensorflow_predicts_the_same_on_other_backends(tmp_path, name):
     env = backend(name)
     model = tmp_path / "trained" / "model.keras"
-    run_ok("pima_binary.py", "--quick", "--data", write_own_csv(tmp_path / "own.csv"), "--out", model.parent)
+    run_ok(
+        "pima_binary.py",
+        "--quick",
+        "--data",
+        write_own_csv(tmp_path / "own.csv"),
+        "--out",
+        model.parent,
+    )
     new_rows = write_own_csv(tmp_path / "new.csv", rows=20, seed=3)
     probabilities = {}
     for who, settings in [("tensorflow", script_env()), (name, env)]:
         # Each backend writes to a folder of its own: a run that wrote nothing leaves no file.
-        _, ran_on = run_ok_reporting_the_backend("pima_binary.py", "--predict", new_rows, "--model", model,
-                                                 "--out", tmp_path / who, env=settings)
+        _, ran_on = run_ok_reporting_the_backend(
+            "pima_binary.py",
+            "--predict",
+            new_rows,
+            "--model",
+            model,
+            "--out",
+            tmp_path / who,
+            env=settings,
+        )
         assert ran_on == who
         lines = (tmp_path / who / "own_predictions.csv").read_text().splitlines()[1:]
         probabilities[who] = [float(line.split(",")[-2]) for line in lines]

@@ -23,31 +23,64 @@ def readme_block(marker):
 def test_the_snippet_for_ones_own_code_works_as_written_and_agrees_with_predict(tmp_path):
     # What the README assumes: both default runs done, a photo of a digit, in this folder.
     rng = np.random.default_rng(0)
-    features = rng.normal(size=(60, 8)) * [3, 30, 20, 15, 100, 8, 0.3, 12] + [4, 120, 70, 20, 80, 32, 0.5, 33]
+    features = rng.normal(size=(60, 8)) * [3, 30, 20, 15, 100, 8, 0.3, 12] + [
+        4,
+        120,
+        70,
+        20,
+        80,
+        32,
+        0.5,
+        33,
+    ]
     labels = (features[:, 1] > 120).astype(int)
-    rows = [",".join(f"{value:.3f}" for value in row) + f",{label}" for row, label in zip(features, labels)]
+    rows = [
+        ",".join(f"{value:.3f}" for value in row) + f",{label}"
+        for row, label in zip(features, labels)
+    ]
     (tmp_path / "eight_features.csv").write_text("\n".join(rows) + "\n")
-    run_ok("pima_binary.py", "--quick", "--data", tmp_path / "eight_features.csv",
-           "--out", tmp_path / "outputs" / "pima_binary")
-    run_ok("mnist_dense.py", "--quick", "--data", write_own_npz(tmp_path / "digits.npz"),
-           "--out", tmp_path / "outputs" / "mnist_dense")
+    run_ok(
+        "pima_binary.py",
+        "--quick",
+        "--data",
+        tmp_path / "eight_features.csv",
+        "--out",
+        tmp_path / "outputs" / "pima_binary",
+    )
+    run_ok(
+        "mnist_dense.py",
+        "--quick",
+        "--data",
+        write_own_npz(tmp_path / "digits.npz"),
+        "--out",
+        tmp_path / "outputs" / "mnist_dense",
+    )
     stroke = np.ones((60, 50))
     stroke[8:52, 22:28] = 0  # dark ink on white paper: a 1
     stroke[8:14, 16:28] = 0  # with a nose, so that it is not the same digit turned over
     matplotlib.image.imsave(tmp_path / "my_digit.jpg", stroke, cmap="gray", vmin=0, vmax=1)
 
     snippet = readme_block("snippet")
-    result = subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=300,
-                            env=script_env(PYTHONPATH=str(ROOT)))
+    result = subprocess.run(
+        [sys.executable, "-c", snippet],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=script_env(PYTHONPATH=str(ROOT)),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     onset = re.search(r"probability of onset: \[\s*([\d.]+)\s+([\d.]+)\s*\]", result.stdout)
     digit = re.search(r"digit: (\d) confidence: ([\d.]+)", result.stdout)
     assert onset and digit, result.stdout
 
     # The same two patients and the same photo, read by --predict with the same models.
-    patients = ast.literal_eval(re.search(r"np\.array\((\[\[.*?\]\])", snippet, re.S).group(1))
-    (tmp_path / "patients.csv").write_text("".join(",".join(map(str, row)) + "\n" for row in patients))
+    patients = ast.literal_eval(
+        re.search(r"np\.array\(\s*(\[\s*\[.*?\]\s*,?\s*\])", snippet, re.S).group(1)
+    )
+    (tmp_path / "patients.csv").write_text(
+        "".join(",".join(map(str, row)) + "\n" for row in patients)
+    )
     run_ok("pima_binary.py", "--predict", "patients.csv", cwd=tmp_path)  # as the README runs it
     with open(tmp_path / "outputs" / "pima_binary" / "own_predictions.csv", newline="") as file:
         predicted = [float(row["probability"]) for row in csv.DictReader(file)]

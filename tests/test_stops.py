@@ -11,7 +11,15 @@ import sys
 
 import pytest
 
-from conftest import ROOT, as_from_a_terminal, assert_one_line_error, run_ok, run_script, script_env, wait_for_line
+from conftest import (
+    ROOT,
+    as_from_a_terminal,
+    assert_one_line_error,
+    run_ok,
+    run_script,
+    script_env,
+    wait_for_line,
+)
 from test_mnist import write_own_npz
 from test_pima import write_own_csv
 
@@ -22,26 +30,34 @@ def own_data(script, tmp_path):
     return write_own_npz(tmp_path / "own.npz")
 
 
-@pytest.mark.parametrize("script, signum, name", [
-    ("pima_binary.py", signal.SIGINT, "interrupted (Ctrl-C)"),
-    ("mnist_dense.py", signal.SIGINT, "interrupted (Ctrl-C)"),
-    ("pima_binary.py", signal.SIGTERM, "stopped (SIGTERM)"),
-    ("mnist_dense.py", signal.SIGHUP, "stopped (SIGHUP: the terminal closed)"),
-])
-def test_a_stop_during_fit_says_so_and_keeps_the_previous_run_whole(tmp_path, start_process, script, signum,
-                                                                    name):
+@pytest.mark.parametrize(
+    "script, signum, name",
+    [
+        ("pima_binary.py", signal.SIGINT, "interrupted (Ctrl-C)"),
+        ("mnist_dense.py", signal.SIGINT, "interrupted (Ctrl-C)"),
+        ("pima_binary.py", signal.SIGTERM, "stopped (SIGTERM)"),
+        ("mnist_dense.py", signal.SIGHUP, "stopped (SIGHUP: the terminal closed)"),
+    ],
+)
+def test_a_stop_during_fit_says_so_and_keeps_the_previous_run_whole(
+    tmp_path, start_process, script, signum, name
+):
     out = tmp_path / "out"
     data = own_data(script, tmp_path)
     run_ok(script, "--quick", "--data", data, "--out", out)  # the previous run's complete set
     before = {path.name: path.read_bytes() for path in out.iterdir()}
 
-    process = start_process([sys.executable, ROOT / script, "--data", data, "--epochs", 100000, "--out", out],
-                            preexec_fn=as_from_a_terminal)
+    process = start_process(
+        [sys.executable, ROOT / script, "--data", data, "--epochs", 100000, "--out", out],
+        preexec_fn=as_from_a_terminal,
+    )
     wait_for_line(process, "Epoch 3/")
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 128 + signum, stderr
-    assert stderr.splitlines() == [f"{name}: stopped before the end; no output file was left half-written"]
+    assert stderr.splitlines() == [
+        f"{name}: stopped before the end; no output file was left half-written"
+    ]
     assert {path.name: path.read_bytes() for path in out.iterdir()} == before  # no hidden files
 
 
@@ -49,39 +65,72 @@ def test_ctrl_c_while_keras_loads_is_one_line(tmp_path, start_process):
     """A stand-in for Keras that takes a minute to load: the Ctrl-C arrives during the import."""
     slow = tmp_path / "slow" / "keras"
     slow.mkdir(parents=True)
-    (slow / "__init__.py").write_text("import time\nprint('loading keras', flush=True)\ntime.sleep(60)\n")
+    (slow / "__init__.py").write_text(
+        "import time\nprint('loading keras', flush=True)\ntime.sleep(60)\n"
+    )
     process = start_process(
-        [sys.executable, ROOT / "pima_binary.py", "--data", write_own_csv(tmp_path / "own.csv"),
-         "--out", tmp_path / "out"],
-        env=script_env(PYTHONPATH=str(tmp_path / "slow")), preexec_fn=as_from_a_terminal)
+        [
+            sys.executable,
+            ROOT / "pima_binary.py",
+            "--data",
+            write_own_csv(tmp_path / "own.csv"),
+            "--out",
+            tmp_path / "out",
+        ],
+        env=script_env(PYTHONPATH=str(tmp_path / "slow")),
+        preexec_fn=as_from_a_terminal,
+    )
     wait_for_line(process, "loading keras", seconds=60)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130
-    assert stderr.splitlines() == ["interrupted (Ctrl-C): stopped before the end; no output file was left half-written"]
+    assert stderr.splitlines() == [
+        "interrupted (Ctrl-C): stopped before the end; no output file was left half-written"
+    ]
 
 
 def test_a_folder_in_the_way_of_one_output_saves_none_and_keeps_the_previous_set(tmp_path):
     (tmp_path / "metrics.json").write_text("previous run")
     (tmp_path / "model.keras").mkdir()
-    result = run_script("pima_binary.py", "--quick", "--data", write_own_csv(tmp_path / "own.csv"),
-                        "--out", tmp_path)
-    assert_one_line_error(result, f"could not write to {tmp_path}", "model.keras",
-                          "nothing of this run was saved")
+    result = run_script(
+        "pima_binary.py",
+        "--quick",
+        "--data",
+        write_own_csv(tmp_path / "own.csv"),
+        "--out",
+        tmp_path,
+    )
+    assert_one_line_error(
+        result, f"could not write to {tmp_path}", "model.keras", "nothing of this run was saved"
+    )
     assert (tmp_path / "metrics.json").read_text() == "previous run"
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["metrics.json", "model.keras", "own.csv"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "metrics.json",
+        "model.keras",
+        "own.csv",
+    ]
 
 
 def test_a_full_disk_saves_nothing_of_the_run_and_keeps_the_previous_set(tmp_path):
     """The file size limit stands in for a full disk: model.keras (14 MB) does not fit."""
+
     def limit_file_size():
         resource.setrlimit(resource.RLIMIT_FSIZE, (2_000_000, 2_000_000))
 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "metrics.json").write_text("previous run")
-    result = run_script("mnist_dense.py", "--quick", "--data", write_own_npz(tmp_path / "own.npz"),
-                        "--out", tmp_path / "out", preexec_fn=limit_file_size)
-    assert_one_line_error(result, "could not write to", "File too large", "nothing of this run was saved")
+    result = run_script(
+        "mnist_dense.py",
+        "--quick",
+        "--data",
+        write_own_npz(tmp_path / "own.npz"),
+        "--out",
+        tmp_path / "out",
+        preexec_fn=limit_file_size,
+    )
+    assert_one_line_error(
+        result, "could not write to", "File too large", "nothing of this run was saved"
+    )
     assert [path.name for path in (tmp_path / "out").iterdir()] == ["metrics.json"]
     assert (tmp_path / "out" / "metrics.json").read_text() == "previous run"
 
@@ -89,8 +138,18 @@ def test_a_full_disk_saves_nothing_of_the_run_and_keeps_the_previous_set(tmp_pat
 def test_out_deleted_during_the_run_is_made_again(tmp_path, start_process):
     out = tmp_path / "out"
     out.mkdir()  # a previous run's folder
-    process = start_process([sys.executable, ROOT / "pima_binary.py", "--data", write_own_csv(tmp_path / "own.csv"),
-                             "--epochs", 120, "--out", out])
+    process = start_process(
+        [
+            sys.executable,
+            ROOT / "pima_binary.py",
+            "--data",
+            write_own_csv(tmp_path / "own.csv"),
+            "--epochs",
+            120,
+            "--out",
+            out,
+        ]
+    )
     # The run cannot finish before the folder is deleted, however fast the machine: it writes
     # over 100 bytes an epoch to a pipe that holds 4 KiB, and this test reads no further than
     # the line of epoch 2 (and at most 4 KiB after it) until then, so the run stops to wait,
@@ -116,7 +175,9 @@ def assert_same_seed_same_numbers_other_seed_other_numbers(tmp_path, script, *fl
     path = own_data(script, tmp_path)
     runs = {}
     for name, seed in [("first", 7), ("again", 7), ("other", 8)]:
-        result = run_script(script, *flags, "--data", path, "--seed", seed, "--out", tmp_path / name, **popen)
+        result = run_script(
+            script, *flags, "--data", path, "--seed", seed, "--out", tmp_path / name, **popen
+        )
         assert result.returncode == 0 and result.stderr == "", result.stderr[-3000:]
         runs[name] = figures(tmp_path / name)
     assert runs["first"] == runs["again"]  # to the last digit
@@ -124,10 +185,16 @@ def assert_same_seed_same_numbers_other_seed_other_numbers(tmp_path, script, *fl
     return runs
 
 
-@pytest.mark.parametrize("script, flags", [
-    ("pima_binary.py", ["--epochs", "5"]), ("mnist_dense.py", ["--quick"]),
-    ("pima_binary.py", ["--network", "dropout", "--epochs", "5"]), ("mnist_dense.py", ["--network", "dropout", "--quick"]),
-], ids=["pima first", "mnist first", "pima dropout", "mnist dropout"])
+@pytest.mark.parametrize(
+    "script, flags",
+    [
+        ("pima_binary.py", ["--epochs", "5"]),
+        ("mnist_dense.py", ["--quick"]),
+        ("pima_binary.py", ["--network", "dropout", "--epochs", "5"]),
+        ("mnist_dense.py", ["--network", "dropout", "--quick"]),
+    ],
+    ids=["pima first", "mnist first", "pima dropout", "mnist dropout"],
+)
 def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path, script, flags):
     """Dropout too: its random choice of units to silence comes from the seed."""
     runs = assert_same_seed_same_numbers_other_seed_other_numbers(tmp_path, script, *flags)
@@ -140,4 +207,5 @@ def test_same_seed_same_numbers_on_one_core_too(tmp_path):
     repeatable. Two cores: the test above; here the runs may use one core only."""
     core = min(os.sched_getaffinity(0))
     assert_same_seed_same_numbers_other_seed_other_numbers(
-        tmp_path, "mnist_dense.py", "--quick", preexec_fn=lambda: os.sched_setaffinity(0, {core}))
+        tmp_path, "mnist_dense.py", "--quick", preexec_fn=lambda: os.sched_setaffinity(0, {core})
+    )

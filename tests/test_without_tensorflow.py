@@ -39,95 +39,159 @@ runpy.run_module("pip", run_name="__main__", alter_sys=True)
 
 
 def pip(python, *args, timeout=900):
-    return subprocess.run([str(python), "-m", "pip", *args], capture_output=True, text=True,
-                          timeout=timeout, env=script_env(PIP_DISABLE_PIP_VERSION_CHECK="1"))
+    return subprocess.run(
+        [str(python), "-m", "pip", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=script_env(PIP_DISABLE_PIP_VERSION_CHECK="1"),
+    )
 
 
 def last_lines(result, count=5):
-    lines = [line for line in (result.stderr or result.stdout).splitlines()
-             if line.strip() and not line.startswith("WARNING: Location")]
+    lines = [
+        line
+        for line in (result.stderr or result.stdout).splitlines()
+        if line.strip() and not line.startswith("WARNING: Location")
+    ]
     return " | ".join(lines[-count:])
 
 
 def requirements_without_tensorflow():
     """requirements.txt as Python 3.14 reads it: every line but TensorFlow, markers dropped."""
     lines = (ROOT / "requirements.txt").read_text().splitlines()
-    requirements = [line.split(";")[0].strip() for line in lines if line.strip() and not line.startswith("#")]
+    requirements = [
+        line.split(";")[0].strip() for line in lines if line.strip() and not line.startswith("#")
+    ]
     return [line for line in requirements if not line.startswith(("tensorflow", "tensorboard"))]
 
 
 @pytest.fixture(scope="session")
 def python_without_tensorflow():
     """The python of a virtual environment with requirements.txt's 3.14 packages, no TensorFlow."""
-    probe = pip(sys.executable, "index", "versions", "jax", "--timeout", "15", "--retries", "1",
-                timeout=120)
+    probe = pip(
+        sys.executable, "index", "versions", "jax", "--timeout", "15", "--retries", "1", timeout=120
+    )
     if probe.returncode != 0:
         pytest.skip(f"the package index is unreachable ({last_lines(probe, 1)})")
     requirements = requirements_without_tensorflow()
-    key = hashlib.sha256(f"{sys.base_prefix} {sys.version} {requirements}".encode()).hexdigest()[:12]
+    key = hashlib.sha256(f"{sys.base_prefix} {sys.version} {requirements}".encode()).hexdigest()[
+        :12
+    ]
     folder = Path(tempfile.gettempdir()) / f"keras-tutorial-without-tensorflow-{key}"
     python = folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     with open(f"{folder}.lock", "w") as lock:
         if os.name == "posix":  # two test runs at once: one builds, the other waits for it
             import fcntl
+
             fcntl.flock(lock, fcntl.LOCK_EX)
         if not (folder / "ready").is_file():
             shutil.rmtree(folder, ignore_errors=True)
             subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True, timeout=300)
-            for args in [["install", "--upgrade", "pip"], ["install", *requirements]]:
+            for args in [
+                ["install", "--upgrade", "pip"],
+                ["install", *requirements, "-c", str(ROOT / "requirements-lock.txt")],
+            ]:
                 result = pip(python, *args)
                 assert result.returncode == 0, f"pip {' '.join(args)}: {last_lines(result)}"
             (folder / "ready").write_text(pip(python, "freeze").stdout)
-    spec = subprocess.run([str(python), "-c", "import importlib.util as u; print(u.find_spec('tensorflow'))"],
-                          capture_output=True, text=True, env=script_env())
+    spec = subprocess.run(
+        [str(python), "-c", "import importlib.util as u; print(u.find_spec('tensorflow'))"],
+        capture_output=True,
+        text=True,
+        env=script_env(),
+    )
     assert spec.stdout.strip() == "None", f"TensorFlow is importable in {folder}"
     return python
 
 
 def run_without_tensorflow(python, keras_home, script, *args):
     """Run a script as a user whose Python has no TensorFlow does: no KERAS_BACKEND set."""
-    result = subprocess.run([str(python), str(ROOT / script), *map(str, args)],
-                            capture_output=True, text=True, timeout=900,
-                            env=script_env(KERAS_BACKEND=None, KERAS_HOME=str(keras_home)))
+    result = subprocess.run(
+        [str(python), str(ROOT / script), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=script_env(KERAS_BACKEND=None, KERAS_HOME=str(keras_home)),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr == ""
     python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    said = (f"Keras backend: jax (TensorFlow is not installed for Python {python_version}; "
-            "set KERAS_BACKEND to choose)")
+    said = (
+        f"Keras backend: jax (TensorFlow is not installed for Python {python_version}; "
+        "set KERAS_BACKEND to choose)"
+    )
     assert said in result.stdout.splitlines()[:5], result.stdout[:2000]
     return result
 
 
 @pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])
-def test_without_tensorflow_the_scripts_train_and_predict_on_jax(tmp_path, python_without_tensorflow, script):
+def test_without_tensorflow_the_scripts_train_and_predict_on_jax(
+    tmp_path, python_without_tensorflow, script
+):
     keras_home = tmp_path / "keras-home"
     out = tmp_path / "out"
     if script == "pima_binary.py":
-        data, new = write_own_csv(tmp_path / "own.csv"), write_own_csv(tmp_path / "new.csv", rows=20, seed=3)
+        data, new = (
+            write_own_csv(tmp_path / "own.csv"),
+            write_own_csv(tmp_path / "new.csv", rows=20, seed=3),
+        )
     else:
         data, new = write_own_npz(tmp_path / "own.npz"), tmp_path / "digit.png"
         matplotlib.image.imsave(new, np.pad(np.eye(40), 10), cmap="gray")  # a stroke: a 1 or a 7
-    result = run_without_tensorflow(python_without_tensorflow, keras_home, script,
-                                    "--quick", "--data", data, "--out", out)
+    result = run_without_tensorflow(
+        python_without_tensorflow, keras_home, script, "--quick", "--data", data, "--out", out
+    )
     assert "accuracy" in result.stdout and (out / "model.keras").is_file()
     assert json.loads((out / "metrics.json").read_text())["test_accuracy"] > 0
     # Keras wrote its own default into keras.json as it loaded: the next run still uses JAX.
     assert json.loads((keras_home / "keras.json").read_text())["backend"] == "tensorflow"
-    run_without_tensorflow(python_without_tensorflow, keras_home, script, "--predict", new, "--out", out)
+    run_without_tensorflow(
+        python_without_tensorflow, keras_home, script, "--predict", new, "--out", out
+    )
     assert (out / "own_predictions.csv").is_file()
     # --tensorboard writes through TensorFlow: without it, one line says so before training.
-    result = subprocess.run([str(python_without_tensorflow), str(ROOT / script), "--quick", "--data", data,
-                             "--out", out, "--tensorboard", tmp_path / "logs"], capture_output=True, text=True,
-                            timeout=300, env=script_env(KERAS_BACKEND=None, KERAS_HOME=str(keras_home)))
+    result = subprocess.run(
+        [
+            str(python_without_tensorflow),
+            str(ROOT / script),
+            "--quick",
+            "--data",
+            data,
+            "--out",
+            out,
+            "--tensorboard",
+            tmp_path / "logs",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=script_env(KERAS_BACKEND=None, KERAS_HOME=str(keras_home)),
+    )
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].endswith(
-        "--tensorboard needs TensorFlow and TensorBoard: pip install tensorflow tensorboard"), result.stderr
+        "--tensorboard needs TensorFlow and TensorBoard: pip install tensorflow tensorboard"
+    ), result.stderr
     if script == "mnist_dense.py":  # the drawing page reads a digit on JAX too
-        process = subprocess.Popen([str(python_without_tensorflow), str(ROOT / script), "--draw", "--port", "0",
-                                    "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   env=script_env(KERAS_BACKEND=None, KERAS_HOME=str(keras_home)))
+        process = subprocess.Popen(
+            [
+                str(python_without_tensorflow),
+                str(ROOT / script),
+                "--draw",
+                "--port",
+                "0",
+                "--out",
+                str(out),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=script_env(KERAS_BACKEND=None, KERAS_HOME=str(keras_home)),
+        )
         try:
             url = printed_url(process, 300)
-            status, answer = ask(url, "POST", "/predict", body=drawn_seven(), headers={"Content-Type": "image/png"})
+            status, answer = ask(
+                url, "POST", "/predict", body=drawn_seven(), headers={"Content-Type": "image/png"}
+            )
             assert status == 200, answer
             assert_reads_a_digit(answer)
         finally:
@@ -144,18 +208,42 @@ def test_without_any_backend_one_line_says_what_to_install(monkeypatch):
     assert "pip install tensorflow" in str(error.value) and '"jax[cpu]"' in str(error.value)
 
 
-@pytest.mark.parametrize("requirements, python", [
-    *(("requirements-dev.txt", python) for python in PYTHONS),
-    ("requirements.txt", "3.14")])  # the dev file's packages include these: resolved above for 3.10-3.13
-def test_requirements_resolve_on_each_python(tmp_path, python_without_tensorflow, requirements, python):
+@pytest.mark.parametrize(
+    "requirements, python",
+    [*(("requirements-dev.txt", python) for python in PYTHONS), ("requirements.txt", "3.14")],
+)  # the dev file's packages include these: resolved above for 3.10-3.13
+def test_requirements_resolve_on_each_python(
+    tmp_path, python_without_tensorflow, requirements, python
+):
     report = tmp_path / "report.json"
     result = subprocess.run(  # that environment's pip is current: older ones take minutes here
-        [str(python_without_tensorflow), "-c", PIP_AS_IF_ON, python, "install", "--dry-run",
-         "--ignore-installed", "--python-version", python, "--only-binary=:all:", "--quiet",
-         "--report", str(report), "-r", requirements],
-        cwd=ROOT, capture_output=True, text=True, timeout=900, env=script_env())
+        [
+            str(python_without_tensorflow),
+            "-c",
+            PIP_AS_IF_ON,
+            python,
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--python-version",
+            python,
+            "--only-binary=:all:",
+            "--quiet",
+            "--report",
+            str(report),
+            "-r",
+            requirements,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=script_env(),
+    )
     assert result.returncode == 0, f"{requirements} on Python {python}: {last_lines(result)}"
-    installed = {item["metadata"]["name"].lower() for item in json.loads(report.read_text())["install"]}
+    installed = {
+        item["metadata"]["name"].lower() for item in json.loads(report.read_text())["install"]
+    }
     assert {"keras", "numpy", "matplotlib"} <= installed
     if python == "3.14":
         assert "tensorflow" not in installed and "jax" in installed

@@ -1,0 +1,324 @@
+"""Your own digits, read by the network mnist_dense.py trained: photos, scans and drawings.
+
+    python mnist_dense.py --predict my_digit.jpg another.png   # prints each digit, writes
+                                                               # own_predictions.csv and .png
+    python mnist_dense.py --draw                               # a page to draw digits on
+
+Or in your own code, after a run of mnist_dense.py (README.md, "Use the saved models"):
+
+    from own_digits import open_image, prepare_digit
+    digit = prepare_digit(open_image("my_digit.jpg"))  # 28x28 floats, white ink on black
+
+Not in the articles: they end with the test set. A reader may start here once they are done.
+"""
+
+import contextlib
+import csv
+import io
+import warnings
+from pathlib import Path
+
+import tutorial_helpers as helpers
+
+import numpy as np
+
+MAX_DRAWN = 32  # own digits in own_predictions.png; the CSV has them all
+DRAWING_PAGE = Path(__file__).resolve().parent / "draw_digit.html"
+MAX_DRAWING_BYTES = 5 * 1024 * 1024
+
+
+def main(args):
+    """--predict or --draw, with mnist_dense.py's flags."""
+    return serve_drawing_page(args) if args.draw else predict_own_digits(args)
+
+
+## Reading image files (--predict)
+# MNIST's digits were made in one way: white ink on black, the digit scaled to fit 20x20
+# pixels and placed in a 28x28 frame with its centre of mass at the centre. The network has
+# seen nothing else, so a photo (dark ink on light paper, the digit small and off-centre)
+# must be made to look the same: squeezed to 28x28 as they were, 55 real handwritten digits
+# were read about as well as by chance; prepared as MNIST's were, 52 (README.md).
+
+
+def predict_own_digits(args):
+    helpers.check_writable(args.out)
+    thumbnails, digits = [], []
+    for path in args.predict:  # one image in memory at a time: photos can be large
+        image = open_image(path)
+        digits.append(prepare_digit(image, path))
+        if len(thumbnails) < MAX_DRAWN:
+            image.thumbnail((160, 160))
+            thumbnails.append(image.convert("RGB"))
+    model = load_digit_model(args)
+    probabilities = read_digits(model, np.array(digits))
+
+    rows = [["file", "digit", "confidence", *(f"p{d}" for d in range(10))]]
+    print(" digit  confidence  runner-up  file")
+    for path, shares in zip(args.predict, probabilities):
+        best, second = np.argsort(-shares, kind="stable")[:2]
+        print(f"   {best}      {shares[best]:6.1%}     {second} {shares[second]:5.1%}  {path}")
+        rows.append([str(path), best, f"{shares[best]:.4f}", *(f"{v:.4f}" for v in shares)])
+    text = io.StringIO()
+    csv.writer(text).writerows(rows)  # its \r\n line ends quote a file name holding \r
+    if len(digits) > MAX_DRAWN:
+        print(
+            f"own_predictions.png shows the first {MAX_DRAWN}; "
+            f"own_predictions.csv has all {len(digits)}"
+        )
+    helpers.save_outputs(
+        args.out,
+        {
+            "own_predictions.csv": text.getvalue(),
+            "own_predictions.png": own_predictions_figure(
+                args.predict, thumbnails, digits, probabilities
+            ),
+        },
+    )
+
+
+def load_digit_model(args):
+    """The saved model, checked to take MNIST digits and give ten probabilities."""
+    how_to_train = f"python mnist_dense.py --out {args.out}"
+    model_path = args.model or args.out / "model.keras"
+    model = helpers.load_saved_model(model_path, how_to_train)
+    if model.input_shape[1:] not in [(784,), (28, 28)] or model.output_shape[1:] != (10,):
+        raise helpers.UserError(
+            f"{model_path} takes {model.input_shape[1:]} and gives {model.output_shape[1:]}; this "
+            f"script needs a model that takes 784 or 28x28 pixels and gives 10 probabilities; "
+            f"train one with: {how_to_train}"
+        )
+    return model
+
+
+def read_digits(model, digits):
+    """Ten probabilities per 28x28 digit; 784 numbers in a row for first and dropout."""
+    probabilities = model.predict(digits.reshape((-1, *model.input_shape[1:])), verbose=0)
+    if not np.allclose(probabilities.sum(axis=1), 1, atol=1e-3) or probabilities.min() < 0:
+        raise helpers.UserError(
+            "the model's outputs are not probabilities (a softmax layer "
+            "gives them); train one with: python mnist_dense.py"
+        )
+    return probabilities
+
+
+def open_image(path):
+    """The image in the file, in its upright orientation; a UserError if it is none."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a huge photo, a damaged EXIF tag: read all the same
+            with Image.open(path) as image:
+                image.load()
+                return ImageOps.exif_transpose(image)  # phones store photos sideways plus a tag
+    except FileNotFoundError:
+        raise helpers.UserError(f"{path} does not exist; check the path given to --predict")
+    except IsADirectoryError:
+        raise helpers.UserError(f"{path} is a folder; pass image files, e.g. {path}/*.png")
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
+        raise helpers.UserError(
+            f"{path} is not an image this script can read "
+            f"({helpers.one_line(error, 80)}); pass a PNG or JPEG file"
+        )
+
+
+def prepare_digit(image, name="the image"):
+    """A 28x28 array of floats from 0 to 1 that looks like an MNIST digit: white ink on
+    black, scaled to fit 20x20 pixels, its centre of mass at the centre. name: for errors."""
+    from PIL import Image, ImageFilter, ImageOps
+
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit or float scans: their own range
+        values = np.asarray(image, dtype="float32")
+        image = Image.fromarray(
+            ((values - values.min()) / max(np.ptp(values), 1e-9) * 255).astype("uint8")
+        )
+    # Grey levels. Transparent parts go onto a backdrop unlike the ink, so that a drawing
+    # whose ink is only in the alpha channel still shows.
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        grey, alpha = image.convert("LA").split()
+        opaque = np.asarray(grey)[np.asarray(alpha) > 128]
+        backdrop = 255 if opaque.size == 0 or opaque.mean() < 128 else 0
+        image = Image.composite(grey, Image.new("L", grey.size, backdrop), alpha)
+    image = image.convert("L")
+    image.thumbnail((400, 400), Image.Resampling.BOX)  # enough detail; thin lines fade, not vanish
+    grey = np.asarray(image, dtype="float32")
+    # Most pixels are paper. Ink is what departs from the paper's grey: darker on paper,
+    # lighter on a blackboard; the side that departs more, in total, is the ink's. Taking
+    # the paper's grey away, not only inverting, leaves the background black, as in MNIST.
+    paper = np.median(grey)
+    darker, lighter = (paper - grey).clip(0), (grey - paper).clip(0)
+    ink = darker if darker.sum() > lighter.sum() else lighter
+    if ink.max() < 32:  # fainter than this is shading or noise
+        raise helpers.UserError(f"{name}: no ink found; pass a photo, scan or drawing of one digit")
+    # Otsu's threshold: the level that best splits the pixels into two groups, paper (with
+    # its grain, shadows and grid lines) and ink.
+    counts, levels = np.histogram(ink, bins=64, range=(0, ink.max()))
+    below, weight = np.cumsum(counts), np.cumsum(counts * levels[:-1])
+    spread = (weight[-1] * below / below[-1] - weight) ** 2 / np.maximum(
+        below * (below[-1] - below), 1
+    )
+    is_ink = ink > levels[1 + np.argmax(spread)]
+    # Crop to the ink, leaving out stray marks at the edges (the outer 0.5% of the ink).
+    (top, bottom), (left, right) = [
+        np.searchsorted(np.cumsum(is_ink.sum(axis)) / is_ink.sum(), [0.005, 0.995])
+        for axis in (1, 0)
+    ]
+    digit = scaled_to(
+        Image.fromarray(is_ink[top : bottom + 1, left : right + 1].astype("uint8") * 255), 80
+    )
+    # MNIST's strokes are about an eighth of the digit's height. A pen line on a large page
+    # is far thinner and would fade away when shrunk, so it is thickened first. Its width is
+    # about twice its area divided by the length of its outline. Any pixel the ink touched
+    # counts, so that a 1-pixel line, a shade of grey at this size, stays whole and white.
+    is_ink = np.asarray(digit) > 0
+    digit = Image.fromarray(is_ink.astype("uint8") * 255)
+    padded = np.pad(is_ink, 1)
+    inside = is_ink & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    grow = round((10 - 2 * is_ink.sum() / max(1, is_ink.sum() - inside.sum())) / 2)
+    if grow > 0:
+        digit = ImageOps.expand(digit, grow).filter(ImageFilter.MaxFilter(2 * grow + 1))
+    # MNIST's recipe: the digit fits a 20x20 box, placed in a 28x28 frame with its centre of
+    # mass, not its box, at the centre.
+    small = np.asarray(scaled_to(digit, 20), dtype="float32") / 255
+    centre = (np.indices(small.shape) * small).sum(axis=(1, 2)) / small.sum()
+    top, left = np.clip(np.round(14 - centre), 0, np.subtract(28, small.shape)).astype(int)
+    frame = np.zeros((28, 28), dtype="float32")
+    frame[top : top + small.shape[0], left : left + small.shape[1]] = small
+    return frame
+
+
+def scaled_to(image, longest):
+    """The image scaled so that its longest side is `longest` pixels, averaging as it shrinks."""
+    from PIL import Image
+
+    scale = longest / max(image.size)
+    return image.resize([max(1, round(side * scale)) for side in image.size], Image.Resampling.BOX)
+
+
+## Drawing in the browser (--draw)
+
+
+def serve_drawing_page(args):
+    """Serve draw_digit.html on 127.0.0.1 until Ctrl-C; the saved model reads each drawing
+    exactly as --predict reads an image file."""
+    import http.server
+    import json
+    import threading
+
+    model = load_digit_model(args)
+    page = DRAWING_PAGE.read_bytes()
+    one_at_a_time = (
+        threading.Lock()
+    )  # requests come in threads of their own; the model reads one at a time
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.asks_for("/"):
+                self.reply(200, page, "text/html; charset=utf-8")
+
+        def do_POST(self):
+            if not self.asks_for("/predict"):
+                return
+            length = self.headers.get("Content-Length", "")
+            if not length.isdecimal():
+                return self.reply(411, {"error": "send the PNG with a Content-Length header"})
+            if int(length) > MAX_DRAWING_BYTES:  # refused unread: a huge body never reaches memory
+                return self.reply(
+                    413, {"error": f"a drawing may be at most {MAX_DRAWING_BYTES} bytes"}
+                )
+            try:
+                image = open_image(io.BytesIO(self.rfile.read(int(length))))
+            except helpers.UserError:  # its message names a file, and here there is none
+                return self.reply(
+                    400, {"error": "the body is not an image; send the drawing as a PNG"}
+                )
+            try:
+                digit = prepare_digit(image, "the drawing")
+            except helpers.UserError as error:
+                return self.reply(400, {"error": str(error)})
+            with one_at_a_time:
+                probabilities = read_digits(model, digit[np.newaxis])[0]
+            self.reply(
+                200,
+                {
+                    "digit": int(probabilities.argmax()),
+                    "confidence": float(probabilities.max()),
+                    "probabilities": probabilities.tolist(),
+                    "seen": digit.tolist(),
+                },
+            )
+
+        def asks_for(self, path):
+            """True if the request is for path on this server; if not, answer 403 or 404."""
+            # DNS rebinding: a web site can make a name of its own lead to 127.0.0.1, and its
+            # page then talks to this server. Its requests carry that name in Host.
+            port = self.server.server_address[1]
+            if self.headers.get("Host") not in (f"127.0.0.1:{port}", f"localhost:{port}"):
+                self.reply(403, {"error": f"only http://127.0.0.1:{port}/ is served"})
+                return False
+            if self.path != path:
+                self.reply(404, {"error": f"nothing at {self.path}"})
+                return False
+            return True
+
+        def reply(self, status, body, content_type="application/json"):
+            body = body if isinstance(body, bytes) else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def handle(self):
+            with contextlib.suppress(ConnectionError):  # a browser that left before the answer
+                super().handle()
+
+        def log_message(self, *args):
+            pass  # no line on the terminal per request
+
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    except OSError as error:
+        raise helpers.UserError(
+            f"cannot serve on 127.0.0.1:{args.port} ({error.strerror or error}); "
+            "choose another --port, or --port 0 for any free one"
+        )
+    print(
+        f"Draw a digit at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)", flush=True
+    )
+    try:
+        server.serve_forever()  # until Ctrl-C, which helpers.run turns into one line
+    finally:
+        server.server_close()  # in Jupyter, the port is free again for the next run
+
+
+def own_predictions_figure(paths, thumbnails, digits, probabilities):
+    """For each image: the original, the 28x28 the network saw, and its ten probabilities."""
+    from matplotlib.figure import Figure
+
+    per_row, n_rows = 2, -(-len(thumbnails) // 2)  # images side by side, three panels each
+    figure = Figure(figsize=(12, 1.7 * n_rows + 0.6), layout="constrained")
+    axes = figure.subplots(n_rows, 3 * per_row, squeeze=False, width_ratios=[1, 1, 2.2] * per_row)
+    for axis in axes.flat:
+        axis.axis("off")
+    for index, (path, thumbnail, digit, shares) in enumerate(
+        zip(paths, thumbnails, digits, probabilities)
+    ):
+        original, seen, bars = axes[
+            index // per_row, 3 * (index % per_row) : 3 * (index % per_row) + 3
+        ]
+        original.imshow(thumbnail)
+        name = "".join(c if c.isprintable() else "?" for c in Path(path).name)[:22]
+        original.set_title(name, fontsize=7, parse_math=False)  # "$" in a name is no formula
+        seen.imshow(digit, cmap="gray", vmin=0, vmax=1)
+        seen.set_title("as MNIST", fontsize=7)
+        bars.axis("on")
+        colors = ["#2e7d32" if d == shares.argmax() else "#9e9e9e" for d in range(10)]
+        bars.bar(range(10), shares, color=colors)
+        bars.set(xticks=range(10), yticks=[], ylim=(0, 1))
+        bars.tick_params(labelsize=7)
+        bars.set_title(f"reads {shares.argmax()} ({shares.max():.0%})", fontsize=8)
+    figure.suptitle(
+        "Your digits: the image, what the network saw, and its probability for each digit"
+    )
+    return figure
