@@ -78,6 +78,15 @@ def test_quick_run_writes_pictures_and_a_model_that_predicts_as_the_run_did(tmp_
         confusion,
         np.histogram2d(y_test, probabilities.argmax(axis=1), bins=10, range=[[0, 10]] * 2)[0],
     )
+    # The README's promise: the accuracy beside what guessing would score, here the share of
+    # the test digits that the commonest training digit makes up.
+    with np.load(npz_path) as npz:
+        commonest = np.bincount(npz["y_train"]).argmax()
+    baseline = float(np.mean(y_test == commonest))
+    assert metrics["baseline_accuracy"] == pytest.approx(baseline)
+    assert (
+        f"Always answering the commonest training digit would get {baseline:.4f}" in result.stdout
+    )
 
 
 def test_images_already_scaled_to_0_1_are_not_divided_again(tmp_path):

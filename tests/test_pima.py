@@ -293,3 +293,14 @@ def test_without_graphviz_one_line_says_how_to_install_it_and_the_run_goes_on(tm
     )
     assert not (tmp_path / "out" / "network.png").exists()
     assert (tmp_path / "out" / "model.keras").is_file()
+
+
+@pytest.mark.parametrize("seed", [1, 7])
+def test_the_held_out_rows_are_never_trained_on_all_rows_are_used_and_shares_kept(seed):
+    """A split that also trains on the test rows would flatter every figure the run prints."""
+    labels = np.array([0.0] * 500 + [1.0] * 268)  # the Pima CSV's classes
+    train, test = pima_binary.stratified_split(labels, 0.2, np.random.default_rng(seed))
+    assert set(train.tolist()).isdisjoint(test.tolist())
+    assert sorted([*train.tolist(), *test.tolist()]) == list(range(len(labels)))
+    assert len(test) == 154  # 100 + 54: a fifth of each class
+    assert labels[test].sum() == 54 and labels[train].sum() == 214
