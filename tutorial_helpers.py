@@ -171,7 +171,7 @@ def check_writable(folder):
 
 
 def save_outputs(folder, files):
-    """Write files {name: a Keras model or model.save, a Figure, dict (as JSON), text or bytes} into
+    """Write files {name: a function such as model.save, a Figure, dict (JSON), text or bytes} into
     folder, all or none: each under a temporary name, then all renamed while stop signals wait
     and no other run renames into folder. A UserError says why none was written."""
     folder, temporary = Path(folder), {}
@@ -182,9 +182,7 @@ def save_outputs(folder, files):
                 raise IsADirectoryError(f"a folder named {name} is in the way")
             path = temporary[name] = str(folder / f".{os.getpid()}-{name}")  # ends as name does
             _unfinished_files.add(path)
-            if name.endswith(".keras") and hasattr(content, "save"):
-                content.save(path)
-            elif callable(content):  # model.save, say: called with the temporary name
+            if callable(content):  # model.save, say: called with the temporary name
                 content(path)
             elif hasattr(content, "savefig"):
                 content.savefig(path, format="png", dpi=80)
