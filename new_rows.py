@@ -1,23 +1,26 @@
 """New rows, read by the network pima_binary.py trained: python pima_binary.py --predict ROWS.csv
 
-Each row holds the features in the training order, optionally followed by the 0/1 label; a
-header row is allowed. Prints each row's probability of class 1 and writes
-own_predictions.csv to --out. Not in the articles: a reader may start here once done.
+Each row holds the features in the training order, optionally followed by the label, in the
+training file's own words (0/1, M/R, yes/no...); a header row is allowed. Prints each row's
+probability of class 1 and the label it predicts, and writes own_predictions.csv to --out.
+Not in the articles: a reader may start here once done.
 """
 
 import csv
 import io
+import json
+from pathlib import Path
 
 import tutorial_helpers as helpers
 
 
 def predict_new_rows(args):
     """Rows of features in the training order, read by the saved model; the label is optional."""
-    from pima_binary import check_labels, read_table  # here: pima_binary.py imports this file
+    from pima_binary import feature_table, label_key, read_cells  # pima_binary imports this file
 
     helpers.check_writable(args.out)
-    header, table, line_numbers = read_table(args.predict)
-    if len(table) == 0:
+    header, rows, line_numbers = read_cells(args.predict)
+    if not rows:
         raise helpers.UserError(f"{args.predict} holds no rows to predict")
     how_to_train = f"python pima_binary.py --out {args.out}"
     model_path = args.model or args.out / "model.keras"
@@ -28,16 +31,27 @@ def predict_new_rows(args):
             "needs a model that takes n features and gives one probability; "
             f"train one with: {how_to_train}"
         )
-    n_features = model.input_shape[-1]
-    if table.shape[1] not in (n_features, n_features + 1):
+    n_features, n_columns = model.input_shape[-1], len(rows[0])
+    if n_columns not in (n_features, n_features + 1):
         raise helpers.UserError(
-            f"{args.predict} has {table.shape[1]} columns; the model takes {n_features} features, "
-            "in the training order, optionally followed by the 0/1 label "
+            f"{args.predict} has {n_columns} columns; the model takes {n_features} features, "
+            "in the training order, optionally followed by the label "
             f"({n_features + 1} columns)"
         )
-    features, labels = table[:, :n_features], None
-    if table.shape[1] == n_features + 1:
-        labels = check_labels(table[:, -1], line_numbers, args.predict)
+    features, _ = feature_table(args.predict, header, rows, line_numbers, n_features)
+    classes, source = saved_classes(model_path)
+    labels = None
+    if n_columns == n_features + 1:  # the label, in the words of the training file
+        known = {label_key(name): number for number, name in enumerate(classes)}
+        labels = []
+        for cells, line in zip(rows, line_numbers):
+            if label_key(cells[-1]) not in known:
+                raise helpers.UserError(
+                    f"{args.predict} line {line}: the label (last column) is "
+                    f"{helpers.one_line(cells[-1], 40)}; the model's labels are {classes[0]} "
+                    f"and {classes[1]}" + f" (from {source})" * bool(source)
+                )
+            labels.append(known[label_key(cells[-1])])
     probabilities = model.predict(features, verbose=0)[:, 0]
     if probabilities.min() < 0 or probabilities.max() > 1:
         raise helpers.UserError(
@@ -46,17 +60,21 @@ def predict_new_rows(args):
         )
     predicted = (probabilities > 0.5).astype(int)
 
+    if classes != ["0", "1"]:
+        print(
+            f"Labels as {source} names them: the probability is that of {classes[1]} "
+            f"(class 1); above 0.5, {classes[1]} is predicted, else {classes[0]}"
+        )
     print(f"   row  probability  predicted{'  label' if labels is not None else ''}")
     for row, (probability, guess) in enumerate(zip(probabilities, predicted), 1):
-        label = (
-            ""
-            if labels is None
-            else f"      {int(labels[row - 1])}"
-            + ("" if guess == labels[row - 1] else "  <- wrong")
-        )
-        print(f"{row:6d}  {probability:11.3f}  {guess:9d}{label}")
+        label = ""
+        if labels is not None:
+            label = f"  {classes[labels[row - 1]]:>5}"
+            label += "" if guess == labels[row - 1] else "  <- wrong"
+        print(f"{row:6d}  {probability:11.3f}  {classes[guess]:>9}{label}")
     if labels is not None:
-        print(f"{int((predicted == labels).sum())} of {len(labels)} rows predicted right")
+        right = sum(int(guess == label) for guess, label in zip(predicted, labels))
+        print(f"{right} of {len(labels)} rows predicted right")
 
     names = header or [f"feature_{i}" for i in range(1, n_features + 1)] + (
         ["label"] if labels is not None else []
@@ -64,7 +82,31 @@ def predict_new_rows(args):
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow([*names, "probability", "predicted"])
-    for cells, probability, guess in zip(table, probabilities, predicted):
+    for row, (values, probability, guess) in enumerate(zip(features, probabilities, predicted)):
         # 9 significant digits give back the same 32-bit float the model computed.
-        writer.writerow([*(f"{value:.15g}" for value in cells), f"{probability:.9g}", guess])
+        label = [] if labels is None else [classes[labels[row]]]
+        writer.writerow(
+            [*(f"{value:.15g}" for value in values), *label, f"{probability:.9g}", classes[guess]]
+        )
     helpers.save_outputs(args.out, {"own_predictions.csv": text.getvalue()})
+
+
+def saved_classes(model_path):
+    """The training file's labels of class 0 and class 1, and the metrics.json beside the model
+    that names them; 0 and 1 (and None) for a model saved without one."""
+    path = Path(model_path).parent / "metrics.json"
+    try:
+        classes = json.loads(path.read_text(encoding="utf-8")).get("classes", ["0", "1"])
+    except FileNotFoundError:
+        return ["0", "1"], None
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as error:
+        raise helpers.UserError(
+            f"{path} cannot be read ({helpers.one_line(str(error), 80)}); it names the model's "
+            f"labels: train again, or move {model_path} to a folder of its own"
+        )
+    if not isinstance(classes, list) or len(set(map(str, classes))) != 2 or len(classes) != 2:
+        raise helpers.UserError(
+            f"{path}: 'classes' is {helpers.one_line(repr(classes), 60)}, not two labels; "
+            f"train again, or move {model_path} to a folder of its own"
+        )
+    return [str(name) for name in classes], path

@@ -25,6 +25,8 @@ import numpy as np
 MAX_DRAWN = 32  # own digits in own_predictions.png; the CSV has them all
 DRAWING_PAGE = Path(__file__).resolve().parent / "draw_digit.html"
 MAX_DRAWING_BYTES = 5 * 1024 * 1024
+MAX_DRAWING_PIXELS = 2000 * 2000  # the page's drawings have 280x280
+REQUEST_SECONDS = 10  # a client of --draw has this long to send its request
 
 
 def main(args):
@@ -196,6 +198,9 @@ def scaled_to(image, longest):
 
 
 ## Drawing in the browser (--draw)
+# The server listens on 127.0.0.1 only, yet any program on the machine can connect to it, and
+# any web page the user visits can make the browser send it requests. So it checks who asks,
+# bounds what it reads (bytes, pixels, seconds), and lets no client hold it up.
 
 
 def serve_drawing_page(args):
@@ -207,9 +212,9 @@ def serve_drawing_page(args):
 
     model = load_digit_model(args)
     page = DRAWING_PAGE.read_bytes()
-    one_at_a_time = (
-        threading.Lock()
-    )  # requests come in threads of their own; the model reads one at a time
+    # Requests come in threads of their own, but one drawing at a time is decoded and read:
+    # memory stays bounded however many arrive at once.
+    one_at_a_time = threading.Lock()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -222,21 +227,28 @@ def serve_drawing_page(args):
             length = self.headers.get("Content-Length", "")
             if not length.isdecimal():
                 return self.reply(411, {"error": "send the PNG with a Content-Length header"})
-            if int(length) > MAX_DRAWING_BYTES:  # refused unread: a huge body never reaches memory
+            if int(length) > MAX_DRAWING_BYTES:  # a huge body never reaches memory
+                self.reply(413, {"error": f"a drawing may be at most {MAX_DRAWING_BYTES} bytes"})
+                return self.skip_body(int(length))
+            body = self.rfile.read(int(length))
+            if len(body) < int(length):  # the client stopped sending, or took too long
+                return
+            self.server.request_read(self.connection)
+            if has_too_many_pixels(body):
                 return self.reply(
-                    413, {"error": f"a drawing may be at most {MAX_DRAWING_BYTES} bytes"}
+                    413, {"error": f"a drawing may have at most {MAX_DRAWING_PIXELS:,} pixels"}
                 )
-            try:
-                image = open_image(io.BytesIO(self.rfile.read(int(length))))
-            except helpers.UserError:  # its message names a file, and here there is none
-                return self.reply(
-                    400, {"error": "the body is not an image; send the drawing as a PNG"}
-                )
-            try:
-                digit = prepare_digit(image, "the drawing")
-            except helpers.UserError as error:
-                return self.reply(400, {"error": str(error)})
             with one_at_a_time:
+                try:
+                    image = open_image(io.BytesIO(body))
+                except helpers.UserError:  # its message names a file, and here there is none
+                    return self.reply(
+                        400, {"error": "the body is not an image; send the drawing as a PNG"}
+                    )
+                try:
+                    digit = prepare_digit(image, "the drawing")
+                except helpers.UserError:  # no ink: its message speaks of photos
+                    return self.reply(400, {"error": "nothing drawn yet: draw a digit first"})
                 probabilities = read_digits(model, digit[np.newaxis])[0]
             self.reply(
                 200,
@@ -248,6 +260,12 @@ def serve_drawing_page(args):
                 },
             )
 
+        def skip_body(self, length):
+            """Read the body and drop it. Closed while the client is still sending, the
+            connection would be reset, and the client would see the reset, not the answer."""
+            while length > 0 and (block := self.rfile.read1(min(length, 1 << 16))):
+                length -= len(block)
+
         def asks_for(self, path):
             """True if the request is for path on this server; if not, answer 403 or 404."""
             # DNS rebinding: a web site can make a name of its own lead to 127.0.0.1, and its
@@ -255,6 +273,15 @@ def serve_drawing_page(args):
             port = self.server.server_address[1]
             if self.headers.get("Host") not in (f"127.0.0.1:{port}", f"localhost:{port}"):
                 self.reply(403, {"error": f"only http://127.0.0.1:{port}/ is served"})
+                return False
+            # Another site's page can post here too (a form, a fetch); the browser names that
+            # site in Origin. urllib and curl send no Origin.
+            own_page = (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
+            if self.headers.get("Origin", own_page[0]) not in own_page:
+                self.reply(
+                    403,
+                    {"error": f"only the page at {own_page[0]}/ may ask; other pages are refused"},
+                )
                 return False
             if self.path != path:
                 self.reply(404, {"error": f"nothing at {self.path}"})
@@ -277,7 +304,7 @@ def serve_drawing_page(args):
             pass  # no line on the terminal per request
 
     try:
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+        server = local_server(args.port, Handler)
     except OSError as error:
         raise helpers.UserError(
             f"cannot serve on 127.0.0.1:{args.port} ({error.strerror or error}); "
@@ -292,9 +319,74 @@ def serve_drawing_page(args):
         server.server_close()  # in Jupyter, the port is free again for the next run
 
 
+def local_server(port, handler):
+    """A threaded HTTP server on 127.0.0.1:port that no client can hold up: each has
+    REQUEST_SECONDS to send its request, and server_close() ends the connections still open."""
+    import http.server
+    import socket
+    import time
+
+    def end(connection):
+        with contextlib.suppress(OSError):  # its thread has closed it already
+            connection.shutdown(socket.SHUT_RDWR)  # the thread's next read finds the end
+
+    class Server(http.server.ThreadingHTTPServer):
+        request_queue_size = 128  # connections waiting to be accepted; the default 5 resets a burst
+
+        def __init__(self, *args):
+            self.deadlines = {}  # each open connection: when its request must be in; None once in
+            super().__init__(*args)
+
+        def process_request(self, connection, address):  # before the connection's thread starts
+            self.deadlines[connection] = time.monotonic() + REQUEST_SECONDS
+            super().process_request(connection, address)
+
+        def request_read(self, connection):  # the rest is the server's own work: no deadline
+            self.deadlines[connection] = None
+
+        def shutdown_request(self, connection):  # its thread is done with it
+            self.deadlines.pop(connection, None)
+            super().shutdown_request(connection)
+
+        def service_actions(self):  # serve_forever calls it twice a second
+            now = time.monotonic()
+            for connection, deadline in self.deadlines.copy().items():  # threads change it
+                if deadline is not None and deadline < now:
+                    end(connection)
+
+        def server_close(self):
+            super().server_close()
+            # In IPython the process lives on after Ctrl-C, and so would a connection's thread.
+            for connection in self.deadlines.copy():
+                end(connection)
+
+    return Server(("127.0.0.1", port), handler)
+
+
+def has_too_many_pixels(data):
+    """True if the image in data has more than MAX_DRAWING_PIXELS, as its header says (a PNG's
+    IHDR chunk, a JPEG's frame header): a small file can hold a huge image of one colour."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PIL's warning of a huge image: refused here anyway
+        try:
+            with Image.open(io.BytesIO(data)) as image:  # reads the header; decodes no pixel
+                return image.width * image.height > MAX_DRAWING_PIXELS
+        except Image.DecompressionBombError:  # over 179 megapixels PIL refuses it at once
+            return True
+        except (OSError, ValueError):  # no image: open_image says so
+            return False
+
+
 def own_predictions_figure(paths, thumbnails, digits, probabilities):
     """For each image: the original, the 28x28 the network saw, and its ten probabilities."""
+    from matplotlib import font_manager, ft2font
     from matplotlib.figure import Figure
+
+    # The characters the titles' font can draw: others (Chinese, say) are shown as \u escapes.
+    font = ft2font.FT2Font(font_manager.findfont(font_manager.FontProperties()))
+    drawable = font.get_charmap()
 
     per_row, n_rows = 2, -(-len(thumbnails) // 2)  # images side by side, three panels each
     figure = Figure(figsize=(12, 1.7 * n_rows + 0.6), layout="constrained")
@@ -308,7 +400,13 @@ def own_predictions_figure(paths, thumbnails, digits, probabilities):
             index // per_row, 3 * (index % per_row) : 3 * (index % per_row) + 3
         ]
         original.imshow(thumbnail)
-        name = "".join(c if c.isprintable() else "?" for c in Path(path).name)[:22]
+        name = ""
+        for c in Path(path).name:  # up to 22 characters, an escape whole or not at all
+            shown = c if ord(c) in drawable else c.encode("ascii", "backslashreplace").decode()
+            shown = shown if c.isprintable() else "?"
+            if len(name + shown) > 22:
+                break
+            name += shown
         original.set_title(name, fontsize=7, parse_math=False)  # "$" in a name is no formula
         seen.imshow(digit, cmap="gray", vmin=0, vmax=1)
         seen.set_title("as MNIST", fontsize=7)

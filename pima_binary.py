@@ -11,7 +11,7 @@ the training rows (the article reports about 0.78) and 0.77 on held-out rows, th
 believe, against 0.65 for always answering "no onset" (other seeds: 0.69 to 0.77).
 
     python pima_binary.py                         # download the Pima CSV into data/, train
-    python pima_binary.py --data my_table.csv     # any numeric CSV with a 0/1 label last
+    python pima_binary.py --data my_table.csv     # numeric features, any two labels last
     python pima_binary.py --quick                 # a few seconds, to check the set-up
     python pima_binary.py --predict new_rows.csv  # new patients, read by the saved model
 
@@ -21,6 +21,7 @@ Writes model.keras, metrics.json, history.png and network.png (with Graphviz) to
 import argparse
 import csv
 import importlib.util
+import re
 import sys
 import time
 from pathlib import Path
@@ -46,13 +47,15 @@ def main(argv=None):
     if args.predict:  # new patients: new_rows.py
         return new_rows.predict_new_rows(args)
     helpers.check_writable(args.out)  # now, not after training
+    if args.tensorboard:
+        helpers.check_writable(args.tensorboard, "--tensorboard", "TensorBoard logs")
 
     ## 1. Load the data
-    # The article calls numpy.loadtxt; read_training_csv (below) also names a bad cell. The
-    # article evaluates on its training rows, which flatters the model: here a seeded,
-    # stratified 20% of the rows is held out and used only at the end.
+    # The article calls numpy.loadtxt; read_labelled_csv (below) also names a bad cell and
+    # turns any two labels into 0 and 1. The article evaluates on its training rows, which
+    # flatters the model: here a seeded, stratified 20% of the rows is held out till the end.
     csv_path = args.data or helpers.download(DATA_URL, DATA_SHA256, args.data_dir)
-    features, labels = read_training_csv(csv_path)
+    features, labels, classes = read_labelled_csv(csv_path, args.positive, args.drop_missing)
     train, test = stratified_split(labels, TEST_FRACTION, np.random.default_rng(args.seed))
     x_train, y_train, x_test, y_test = features[train], labels[train], features[test], labels[test]
     positive = int(labels.sum())
@@ -74,13 +77,16 @@ def main(argv=None):
     n_val = max(1, round(VALIDATION_FRACTION * len(x_train)))
     x_fit, y_fit, fit_batch = x_train[:-n_val], y_train[:-n_val], args.batch_size
     x_val, y_val = x_train[-n_val:], y_train[-n_val:]
+    validation = (x_val, y_val)
     if keras.backend.backend() == "tensorflow":
         # Keras 3.15 on TensorFlow, once seeded, shuffles NumPy arrays into the same order
         # every epoch (tests/test_keras_facts.py); a tf.data pipeline draws a new one each.
+        # Validating from one, in Keras's default batches of 32, is faster too (benchmarks/).
         import tensorflow as tf
 
         rows = tf.data.Dataset.from_tensor_slices((x_fit, y_fit)).shuffle(len(x_fit), args.seed)
         x_fit, y_fit, fit_batch = rows.batch(args.batch_size).prefetch(2), None, None
+        validation = tf.data.Dataset.from_tensor_slices(validation).batch(32)
     callbacks = []
     if args.early_stop:  # stop where the validation loss is lowest, and keep those weights
         callbacks += [keras.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=True)]
@@ -88,14 +94,20 @@ def main(argv=None):
         run = f"{model.name}-seed{args.seed}" + "-early-stop" * args.early_stop
         run += time.strftime("-%Y%m%d-%H%M%S")
         callbacks += [keras.callbacks.TensorBoard(args.tensorboard / run)]
+    class_weight = None
+    if args.balance:  # a rare class's rows weigh more in the loss: both classes weigh the same
+        class_weight = {c: 0.5 / float(np.mean(y_train[:-n_val] == c)) for c in (0, 1)}
+        print(f"--balance: a row weighs {class_weight[0]:.3f} in class 0, "
+              f"{class_weight[1]:.3f} in class 1")  # fmt: skip
     start = time.perf_counter()
     history = model.fit(
         x_fit,
         y_fit,
         batch_size=fit_batch,
         epochs=args.epochs,
-        validation_data=(x_val, y_val),
+        validation_data=validation,
         callbacks=callbacks,
+        class_weight=class_weight,  # None: every row weighs the same
         shuffle=fit_batch is not None,  # tf.data batches come shuffled
         verbose=1 if sys.stdout.isatty() else 2,  # 2: one line an epoch, for a log file
     )
@@ -123,6 +135,9 @@ def main(argv=None):
     print(
         f"Always answering {int(actual.mean() > 0.5)}, the commoner class, would get {baseline:.4f}"
     )
+    # Not in the articles: where one class is rare, accuracy flatters (rare_class_lines, below).
+    for line in rare_class_lines(confusion, labels.mean(), classes, args.balance):
+        print(line)
     print(f"\n{'held-out rows':>16}  predicted 0  predicted 1")
     print(f"{'actually 0':>16}  {tn:11d}  {fp:11d}\n{'actually 1':>16}  {fn:11d}  {tp:11d}")
     print(f"Precision {precision:.3f}: of the {tp + fp} rows predicted 1, {tp} are 1.")
@@ -147,7 +162,8 @@ def main(argv=None):
         "epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed,
         "n_train": len(y_train), "n_validation": n_val, "n_test": len(y_test),
         "fit_seconds": round(fit_seconds, 2), "best_epoch": best_epoch,
-        "epochs_trained": len(history.epoch), "val_loss": history.history["val_loss"]}  # fmt: skip
+        "epochs_trained": len(history.epoch), "val_loss": history.history["val_loss"],
+        "classes": classes, "class_weight": class_weight}  # fmt: skip
     helpers.save_outputs(args.out, {"model.keras": model.save, **pictures, "metrics.json": metrics})
     print(f"Predict new rows with it: python pima_binary.py --predict ROWS.csv --out {args.out}")
 
@@ -204,17 +220,56 @@ def article_c(keras, x_train, steps_per_execution):
 NETWORKS = {"first": article_b, "dropout": article_c}
 
 
+## Beside the accuracy, when one class is rare (not in the articles)
+RARE_SHARE = 0.2  # a class with a smaller share of the rows is rare: accuracy then says little
+
+
+def rare_class_lines(confusion, share_of_1, classes, balanced):
+    """Lines on the rare class's precision and recall, and on a network that does no better
+    than always answering the commoner class; [] where neither applies."""
+    (tn, fp), (fn, tp) = confusion
+    rare = int(share_of_1 < 0.5)
+    share = share_of_1 if rare else 1 - share_of_1
+    lines = []
+    if share < RARE_SHARE:
+        found, flagged, total = (tp, tp + fp, tp + fn) if rare else (tn, tn + fn, tn + fp)
+        precision, recall = found / max(flagged, 1), found / max(total, 1)
+        hint = "" if balanced else "; --balance weighs it up"
+        lines.append(
+            f"Imbalanced: class {rare} (label {classes[rare]}) is only {share:.1%} of the rows, so "
+            f"accuracy says little; for that class, held out: precision {precision:.3f} ({found} "
+            f"of {flagged} flagged are right), recall {recall:.3f} ({found} of {total} found){hint}"
+        )
+    right, common = tn + tp, int(fn + tp > tn + fp)
+    if right <= max(tn + fp, fn + tp):
+        lines.append(
+            f"The network does no better than always answering {common} (label {classes[common]}):"
+            f" {right} of {tn + fp + fn + tp} held-out rows right, against {max(tn + fp, fn + tp)}"
+        )
+    return lines
+
+
 ## Flags. A reader of the articles may skip from here on.
 # fmt: off
 def parse_args(argv=None):
     number = helpers.whole_number
     parser = argparse.ArgumentParser(
-        description="Train a network on the Pima Indians diabetes CSV (or any numeric CSV with "
-        "a 0/1 label in the last column), or predict new rows with a trained one (--predict).")
+        description="Train a network on the Pima Indians diabetes CSV (or a CSV of your own: "
+        "numeric features, then two labels, such as 0/1 or yes/no, in the last column), or "
+        "predict new rows with a trained one (--predict).")
     add = parser.add_argument
     add("--network", choices=NETWORKS, default="first",
         help="first: article B's 12-8-1 (default); dropout: article C's 64-32-1 with dropout")
     add("--data", type=Path, metavar="FILE", help="a local CSV to use instead of downloading one")
+    add("--positive", metavar="LABEL",
+        help="the label that is class 1 (default: 1 of 0/1, the larger number, a yes, true or "
+        "positive; else the rarer label)")
+    add("--drop-missing", action="store_true",
+        help="leave out the rows with a missing value (?, NA, an empty cell...), never guessed; "
+        "without it, such a file is refused")
+    add("--balance", action="store_true",
+        help="weigh the rows of each class by the inverse of its share (Keras's class_weight), "
+        "for a table where one class is rare")
     add("--data-dir", type=Path, metavar="DIR", default=Path(__file__).resolve().parent / "data",
         help="where the download is cached (default: data/ beside this script)")
     add("--epochs", type=number(1), metavar="N",
@@ -233,7 +288,7 @@ def parse_args(argv=None):
         help="write TensorBoard logs into a new folder in DIR; watch: tensorboard --logdir DIR")
     add("--predict", type=Path, metavar="ROWS.csv",
         help="no training: predict these rows with the saved model; each row holds the "
-        "features in the training order, optionally followed by the 0/1 label")
+        "features in the training order, optionally followed by the label")
     add("--model", type=Path, metavar="FILE",
         help="the model --predict uses (default: model.keras in --out)")
     args = parser.parse_args(argv)
@@ -252,24 +307,34 @@ MISSING = {"", "na", "n/a", "nan", "null", "none", "?", "-"}  # a missing value,
 LARGEST_VALUE = 1e18  # the network computes in 32-bit floats, whose squares overflow at 1.8e19
 
 
+YES_WORDS = {"yes", "y", "true", "t", "positive", "pos"}  # a label holding one is class 1
+
+
+def read_labelled_csv(path, positive=None, drop_missing=False):
+    """Features, 0/1 labels, and the file's own labels of class 0 and class 1, from a CSV with
+    numeric features and any two labels in the last column; a UserError names what is wrong."""
+    header, rows, line_numbers = read_cells(path)
+    n_features = len(rows[0]) - 1 if rows else 0
+    features, kept = feature_table(path, header, rows, line_numbers, n_features, drop_missing)
+    if len(kept) < MIN_ROWS or n_features < 1:
+        raise helpers.UserError(
+            f"{path} has {len(kept)} data rows" + " left" * (len(kept) < len(rows)) + f"; it "
+            f"needs at least {MIN_ROWS}, each with one or more numeric features and a label in "
+            "the last column"
+        )
+    labels, classes = label_classes(
+        path, [rows[i][-1] for i in kept], [line_numbers[i] for i in kept], positive
+    )
+    return features, labels, classes
+
+
 def read_training_csv(path):
-    """Features and 0/1 labels from a numeric CSV, label last; a UserError names any bad cell."""
-    _, table, line_numbers = read_table(path, label_last=True)
-    if len(table) < MIN_ROWS or table.shape[1] < 2:
-        raise helpers.UserError(
-            f"{path} has {len(table)} data rows; it needs at least {MIN_ROWS}, each with one or "
-            "more numeric features and a 0/1 label in the last column"
-        )
-    labels = check_labels(table[:, -1], line_numbers, path)
-    if labels.min() == labels.max():
-        raise helpers.UserError(
-            f"{path}: every label is {labels[0]:g}; the data needs rows of both classes, 0 and 1"
-        )
-    return table[:, :-1], labels
+    """Features and 0/1 labels only, as read_labelled_csv reads them with its defaults."""
+    return read_labelled_csv(path)[:2]
 
 
-def read_table(path, label_last=False):
-    """(header or None, float64 table, line number of each row) from a numeric CSV file."""
+def read_cells(path):
+    """(header or None, rows of cells as text, line number of each row) from a CSV file."""
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
@@ -294,7 +359,7 @@ def read_table(path, label_last=False):
             f"{error.start}); save or convert it as UTF-8 and try again"
         )
     # Commas, as the article's files have them; a semicolon file (with decimal commas) or a
-    # tab file is read too, as is a quoted cell ("6"). A first row counts as a header only
+    # tab file is read too, as is a quoted cell ("6" or '6'). A first row counts as a header only
     # when no cell is a number or a mark of a missing value (NA), so that a typo in the first
     # data row is reported.
     first = next((line for line in text.splitlines() if line.strip()), "")
@@ -303,36 +368,75 @@ def read_table(path, label_last=False):
         text = text.replace(",", ".")
     csv.field_size_limit(len(text) + 1)  # a cell as long as the file is reported, not refused
     lines = [
-        (number, cells)
+        (number, [unquoted(cell) for cell in cells])
         for number, cells in enumerate(csv.reader(text.splitlines(), delimiter=separator), 1)
         if any(cell.strip() for cell in cells)
     ]
     header = None
-    if lines and not any(
-        is_number(cell) or cell.strip().lower() in MISSING for cell in lines[0][1]
-    ):
-        header = [cell.strip() for cell in lines[0][1]]
+    if lines and not any(is_number(cell) or cell.lower() in MISSING for cell in lines[0][1]):
+        header = lines[0][1]
         lines = lines[1:]
     if header and lines and len(header) != len(lines[0][1]):
         raise helpers.UserError(
             f"{path}: the header row names {len(header)} columns, but the rows "
             f"have {len(lines[0][1])}"
         )
-    rows = []
     for number, cells in lines:
         if len(cells) != len(lines[0][1]):
             earlier = len(lines[0][1])
             raise helpers.UserError(
                 f"{path} line {number}: {len(cells)} columns, but earlier rows have {earlier}"
             )
-        for column, cell in enumerate(cells, 1):
+    return header, [cells for _, cells in lines], [number for number, _ in lines]
+
+
+def unquoted(cell):
+    """The cell without the spaces and the one pair of quotes around it: ' "R"' is R."""
+    cell = cell.strip()
+    if len(cell) > 1 and cell[0] == cell[-1] and cell[0] in "'\"":
+        cell = cell[1:-1].strip()
+    return cell
+
+
+def feature_table(path, header, rows, line_numbers, n_features, drop_missing=None):
+    """float64 features from the first n_features columns, and the indices of the rows kept.
+
+    A text column, a cell that is no number, or a missing value (?, NA, empty: in the label
+    column too) is named in one line; drop_missing=True leaves the rows with a missing value
+    out and says so. None: there is no --drop-missing (--predict), the fix named is the user's.
+    """
+
+    def column_name(column):  # 0-based
+        label = " (the label)" * (column == n_features and not header)
+        return f"{column + 1}" + (f" ({header[column]})" if header and header[column] else label)
+
+    gaps = [[cell.lower() in MISSING for cell in cells] for cells in rows]
+    text_columns = []
+    for column in range(n_features):
+        cells = [cells[column] for cells, gap in zip(rows, gaps) if not gap[column]]
+        words = [cell for cell in cells if not is_number(cell)]
+        if len(words) > len(cells) / 2:  # text in a few cells only: typos, named below
+            text_columns.append((column, list(dict.fromkeys(words))))
+    if text_columns:
+        column, words = text_columns[0]
+        shown = ", ".join(repr(helpers.one_line(word, 20)) for word in words[:3])
+        others = [column_name(other) for other, _ in text_columns[1:]]
+        also = ", ".join(others[:5]) + " and more" * (len(others) > 5)
+        also = f", as do columns {also}" if len(others) > 1 else f", as does column {also}"
+        raise helpers.UserError(
+            f"{path}: column {column_name(column)} holds text, not numbers ({shown}"
+            + ", ..." * (len(words) > 3)
+            + ")"
+            + also * bool(others)
+            + "; the network reads numbers only: encode each text column as numbers first, "
+            "e.g. one 0/1 column per category"
+        )
+    for cells, gap, number in zip(rows, gaps, line_numbers):
+        for column, cell in enumerate(cells[:n_features], 1):
+            if gap[column - 1]:
+                continue
             if not is_number(cell):
-                shown = helpers.one_line(cell.strip(), 40)
-                if label_last and column == len(cells):
-                    raise helpers.UserError(
-                        f"{path} line {number}, column {column}: {shown!r} is not a number; this "
-                        "is the label column, and its classes must be 0 and 1"
-                    )
+                shown = helpers.one_line(cell, 40)
                 raise helpers.UserError(
                     f"{path} line {number}, column {column}: {shown!r} is not "
                     "a number; the file must hold numbers separated by commas"
@@ -342,9 +446,31 @@ def read_table(path, label_last=False):
                     f"{path} line {number}, column {column}: {float(cell):g} is too large; values "
                     f"must lie within ±{LARGEST_VALUE:g}, as the network computes in 32-bit floats"
                 )
-        rows.append([float(cell) for cell in cells])
-    table = np.array(rows, dtype="float64").reshape(len(rows), len(lines[0][1]) if lines else 0)
-    return header, table, [number for number, _ in lines]
+    holed = [row for row, gap in enumerate(gaps) if any(gap)]
+    kept = [row for row, gap in enumerate(gaps) if not any(gap)]
+    if holed:
+        columns = sorted({column for row in holed for column, gap in enumerate(gaps[row]) if gap})
+        named = ", ".join(map(column_name, columns[:6])) + " and more" * (len(columns) > 6)
+        where = f"column{'s' * (len(columns) > 1)} {named}"
+        if drop_missing:
+            print(
+                f"--drop-missing: left out {len(holed)} of {len(rows)} rows, those with a missing "
+                f"value (in {where}); {len(kept)} rows remain"
+            )
+        else:
+            first = holed[0]
+            fix = (
+                "pass --drop-missing to leave those rows out, or fill the cells in"
+                if drop_missing is False
+                else "fill the cells in, or leave those rows out"
+            )
+            raise helpers.UserError(
+                f"{path}: {len(holed)} of {len(rows)} rows hold a missing value (?, NA, an empty "
+                f"cell...) in {where}, the first at line {line_numbers[first]}, column "
+                f"{gaps[first].index(True) + 1}; {fix}: this script never guesses a value"
+            )
+    table = [[float(cell) for cell in rows[row][:n_features]] for row in kept]
+    return np.array(table, dtype="float64").reshape(len(kept), n_features), kept
 
 
 def is_number(cell):
@@ -355,14 +481,63 @@ def is_number(cell):
         return False
 
 
-def check_labels(labels, line_numbers, path):
-    bad = np.flatnonzero((labels != 0) & (labels != 1))
-    if bad.size:
+def label_key(cell):
+    """What makes two labels the same: the number for numbers (1 and 1.0), else the text."""
+    return float(cell) if is_number(cell) else cell
+
+
+def label_text(key):
+    return f"{key:.15g}" if isinstance(key, float) else key
+
+
+def label_classes(path, cells, line_numbers, positive=None):
+    """0/1 classes (float64) for two labels as the file writes them, and the two labels, class
+    0's first. Prints the rule that chose which is class 1."""
+    keys = [label_key(cell) for cell in cells]
+    kinds = list(dict.fromkeys(keys))  # in the order they first appear
+    if len(kinds) == 1:
         raise helpers.UserError(
-            f"{path} line {line_numbers[bad[0]]}: the label (last column) is "
-            f"{labels[bad[0]]:g}; labels must be 0 or 1"
+            f"{path}: every label is {label_text(kinds[0])} (the last column); the data needs "
+            "rows of two classes, such as 0 and 1"
         )
-    return labels
+    if len(kinds) > 2:
+        third = line_numbers[keys.index(kinds[2])]
+        listed = ", ".join(map(label_text, kinds[:6])) + ", ..." * (len(kinds) > 6)
+        raise helpers.UserError(
+            f"{path}: the label (last column) takes {len(kinds)} different values ({listed}; "
+            f"a third first at line {third}); this script learns two classes: keep the rows of "
+            "two labels, or merge the labels into two"
+        )
+    if positive is not None:
+        one = label_key(unquoted(positive))
+        if one not in kinds:
+            raise helpers.UserError(
+                f"{path}: --positive {positive} is not one of its labels, "
+                f"{label_text(kinds[0])} and {label_text(kinds[1])}"
+            )
+        rule = "as --positive chose"
+    elif all(isinstance(key, float) for key in kinds):  # 0 and 1 keep their meaning
+        one = max(kinds)
+        rule = "as written" if set(kinds) == {0, 1} else "the larger number is class 1"
+    else:
+        says_yes = [
+            key for key in kinds if YES_WORDS & set(re.split("[^a-z]+", label_text(key).lower()))
+        ]
+        counts = [keys.count(key) for key in kinds]
+        if len(says_yes) == 1:
+            one, rule = says_yes[0], "a label saying yes, true or positive is class 1"
+        elif counts[0] != counts[1]:
+            one, rule = kinds[counts.index(min(counts))], "the rarer label is class 1"
+        else:
+            one = max(kinds, key=label_text)
+            rule = "as common as each other, the later in alphabetical order is class 1"
+    zero = kinds[1 - kinds.index(one)]
+    print(
+        f"Label {label_text(one)} is class 1, {label_text(zero)} is class 0: {rule}"
+        + f" (--positive {label_text(zero)} swaps them)" * (positive is None)
+    )
+    labels = np.array([float(key == one) for key in keys], dtype="float64")
+    return labels, [label_text(zero), label_text(one)]
 
 
 def stratified_split(labels, test_fraction, rng):

@@ -5,7 +5,8 @@ with a script. Only the standard library loads at first, so --help answers at on
 - start_keras(seed): Keras on TensorFlow, else JAX, else PyTorch, quiet and seeded.
 - check_writable(folder), save_outputs(folder, files): a run's files, all or none.
 - load_saved_model(path, how_to_train): a trained model, to predict with.
-- run(main): a fixable mistake (UserError) or a stop signal ends in one line, not a traceback.
+- run(main, *args): a fixable mistake (UserError) or a stop signal ends in one line, not a
+  traceback.
 - whole_number, network_drawing, learning_curves: a flag's type and the two pictures both draw.
 """
 
@@ -13,6 +14,7 @@ import argparse
 import contextlib
 import hashlib
 import importlib.util
+import itertools
 import json
 import logging
 import os
@@ -28,6 +30,8 @@ from pathlib import Path
 READ_TIMEOUT_SECONDS = 30  # a server silent for this long has stopped
 MIN_BYTES_PER_SECOND = 20_000  # a download slower than this on average is given up
 BACKENDS = ["tensorflow", "jax", "torch"]  # the first one installed, unless the user chose
+# NumPy 2 warns when Keras saves a TensorFlow variable, whose __array__ predates NumPy 2.
+_NUMPY_COPY_WARNING = r"__array__ implementation doesn't accept a copy keyword"
 
 
 class UserError(Exception):
@@ -42,7 +46,8 @@ def one_line(text, limit=300):
 
 def download(url, sha256, data_dir):
     """The path of url's file in data_dir, downloaded unless a copy with that SHA-256 is there. A
-    download takes the name only once its SHA-256 matches, so a differing copy stays till then."""
+    download takes the name only once its SHA-256 matches; a differing copy there is the user's,
+    kept under a dated name (printed) when the download replaces it."""
     import http.client  # here, not at the top: a script's first lines load fast
     import urllib.request
 
@@ -61,10 +66,20 @@ def download(url, sha256, data_dir):
         data_dir.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=data_dir, prefix=f".{path.name}-", suffix=".part")
     except OSError as error:
+        if differs:
+            raise UserError(
+                f"{path} differs from the published file (SHA-256 {sha256}), and {data_dir} "
+                f"cannot take a fresh copy ({error.strerror or error}); to use your copy as it "
+                f"is, pass --data {path}"
+            )
         raise UserError(
-            f"data folder {data_dir}: {one_line(error)}; choose another with --data-dir"
+            f"data folder {data_dir}: {error.strerror or error}; choose another with --data-dir, "
+            "or pass --data FILE"
         )
     _unfinished_files.add(temporary)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)  # a normal file's mode; mkstemp makes it private (0600)
     print(f"Downloading {url}", flush=True)
     started, received = time.monotonic(), 0
     try:
@@ -87,6 +102,7 @@ def download(url, sha256, data_dir):
             raise OSError(f"the connection closed after {received:,} of {total:,} bytes")
         if (actual := hashlib.sha256(Path(temporary).read_bytes()).hexdigest()) != sha256:
             raise OSError(f"the file it gave has SHA-256 {actual}, not the published {sha256}")
+        kept = _keep_aside(path) if differs else None
         os.replace(temporary, path)
     except (OSError, ValueError, http.client.HTTPException) as error:  # urllib's are OSErrors
         if differs:
@@ -104,7 +120,31 @@ def download(url, sha256, data_dir):
         with contextlib.suppress(OSError):
             os.remove(temporary)
     print(f"  {received / 1e6:.1f} MB in {time.monotonic() - started:.1f} s")
+    if kept:
+        print(
+            f"  {path} differed from the published file: yours is kept as {kept}; "
+            f"to use it, pass --data {kept}"
+        )
     return path
+
+
+def _keep_aside(path):
+    """A second, dated name beside path for the file there (the user's), before a download
+    takes path: pima.csv.yours-2026-12-02, or ...-2 and on when that is taken."""
+    dated = f"{path.name}.yours-{time.strftime('%Y-%m-%d')}"
+    for number in itertools.count(1):
+        kept = path.with_name(dated if number == 1 else f"{dated}-{number}")
+        try:
+            os.link(path, kept)  # the same file under a second name: nothing copied or lost
+            return kept
+        except FileExistsError:
+            continue
+        except OSError as error:  # a file system without hard links, say
+            raise UserError(
+                f"{path} differs from the published file, and could not be kept as {kept} "
+                f"({error.strerror or error}); move it away to download the published file, "
+                f"or pass --data {path} to use it"
+            )
 
 
 def start_keras(seed=None):
@@ -158,7 +198,7 @@ def start_keras(seed=None):
     return keras
 
 
-def check_writable(folder):
+def check_writable(folder, flag="--out", what="outputs"):
     """Fail now, not after training, if folder cannot be made or written to; create nothing."""
     folder = Path(folder).absolute()
     existing = next(path for path in [folder, *folder.parents] if path.exists())
@@ -166,7 +206,8 @@ def check_writable(folder):
         tempfile.TemporaryFile(dir=existing).close()
     except OSError as error:
         raise UserError(
-            f"cannot write outputs to {folder} ({one_line(error, 120)}); choose another with --out"
+            f"cannot write {what} to {folder} ({error.strerror or one_line(error, 120)}); "
+            f"choose another with {flag}"
         )
 
 
@@ -183,7 +224,9 @@ def save_outputs(folder, files):
             path = temporary[name] = str(folder / f".{os.getpid()}-{name}")  # ends as name does
             _unfinished_files.add(path)
             if callable(content):  # model.save, say: called with the temporary name
-                content(path)
+                with warnings.catch_warnings():  # TensorFlow's, not yours: PYTHONWARNINGS=error
+                    warnings.filterwarnings("ignore", _NUMPY_COPY_WARNING, DeprecationWarning)
+                    content(path)
             elif hasattr(content, "savefig"):
                 content.savefig(path, format="png", dpi=80)
             else:
@@ -227,14 +270,21 @@ def load_saved_model(path, how_to_train):
         )
 
 
-def run(main):
-    """Call main(); a UserError or a stop signal becomes one line on stderr and an exit code."""
+def run(main, *args):
+    """Call main(*args); a UserError or a stop signal becomes one line on stderr and an exit code.
+    In a notebook, run(mnist_dense.main, ["--predict", *photos]) passes the flags as a list."""
     ipython = _ipython()
     if not ipython:  # IPython's own Ctrl-C handler stays: it stops main() and keeps the variables
         _stop_on_signals()
     stdout, sys.stdout = sys.stdout, _Stdout(sys.stdout)
     try:
-        main()
+        main(*args)
+    except SystemExit as error:  # argparse's, after its usage and error line (or --help)
+        if not ipython:
+            raise
+        if not isinstance(error.code, (int, type(None))):
+            print(error.code, file=sys.stderr)
+        return None  # in IPython, %run would add "SystemExit: 2" and stop a notebook's Run All
     except (UserError, KeyboardInterrupt) as error:  # KeyboardInterrupt: only in IPython
         stopped = f"{_STOPS[signal.SIGINT]}: stopped"
         line = f"error: {error}" if isinstance(error, UserError) else stopped
@@ -328,13 +378,15 @@ class _Stdout:
         self.stream = stream
 
     def write(self, text):
+        if self.stream is None:  # started with stdout closed (>&-): there is nowhere to print
+            return len(text)
         encoding = self.stream.encoding or "utf-8"
         with contextlib.suppress(OSError):  # BrokenPipeError (| head), ENOSPC (> /dev/full)
             self.stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
         return len(text)
 
     def flush(self):
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, AttributeError):  # AttributeError: stream is None
             self.stream.flush()
 
     def __getattr__(self, name):
@@ -366,9 +418,24 @@ def _imported_by_the_main_script():
     return frame is not None and frame.f_globals.get("__name__") == "__main__"
 
 
+def _closed_streams_to_devnull():
+    """stdout or stderr closed at the start (>&-, as a service manager may start a program): give
+    its number to /dev/null. Else the next file opened takes it, and printing lands in that file."""
+    for number, name in [(1, "stdout"), (2, "stderr")]:
+        try:
+            os.fstat(number)
+        except OSError:
+            devnull = os.open(os.devnull, os.O_WRONLY)  # the lowest free number: usually this
+            if devnull != number:
+                os.dup2(devnull, number)
+                os.close(devnull)
+            setattr(sys, name, open(number, "w", closefd=False))
+
+
 # A script imports this module before NumPy, so that a stop in its first second is the same
 # one line. Programs that import it otherwise (pytest, IPython, your own) keep their handlers.
 if _imported_by_the_main_script() and not _ipython():
+    _closed_streams_to_devnull()
     _stop_on_signals()
 
 

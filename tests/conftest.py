@@ -1,9 +1,11 @@
 """Fixtures shared by the tests: running a script as a user does, real data, a local server."""
 
+import atexit
 import contextlib
 import http.server
 import os
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,6 +32,7 @@ LICENSED_DIGITS = Path(
 # What the caller exported must not change what a script prints: the scripts get their own
 # environment. An empty KERAS_HOME keeps a ~/.keras/keras.json of the caller's out.
 _KERAS_HOME = tempfile.mkdtemp(prefix="keras-home-")
+atexit.register(shutil.rmtree, _KERAS_HOME, ignore_errors=True)
 # The tests' own Keras (loading a saved model to compare) runs on the scripts' backend too:
 # JAX rounds the last bit of a float32 differently from TensorFlow.
 os.environ.update(KERAS_BACKEND="tensorflow", KERAS_HOME=_KERAS_HOME)
@@ -151,20 +154,17 @@ def as_from_a_terminal():
 def start_process():
     """Popen for a test: the processes it starts end with the test, whatever happens in it.
 
-    start_process(command, ...) starts command with stdout and stderr piped, in a session
-    of its own; when the test ends, any of them still running is killed with its children.
+    start_process(command, ...) starts command with stdout and stderr piped (unless given),
+    in a session of its own; when the test ends, any still running is killed with its children.
     """
     started = []
 
     def start(command, env=None, **popen):
         process = subprocess.Popen(
             [*map(str, command)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            **{"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen},
             env=env or script_env(),
             start_new_session=True,
-            **popen,
         )
         started.append(process)
         return process
@@ -177,12 +177,17 @@ def start_process():
         process.communicate()
 
 
+def absent(reason):
+    """Skip a test whose real data is absent; fail it where the data must be there (.ci/run)."""
+    if os.environ.get("TESTS_NEED_SHARED_DATA"):
+        pytest.fail(f"{reason}; TESTS_NEED_SHARED_DATA is set, so this fails instead of skipping")
+    pytest.skip(reason)
+
+
 def shared_file(name):
     path = SHARED_DATA / name
     if not path.is_file():
-        pytest.skip(
-            f"real data {path} is absent (set SHARED_DATA_DIR to the folder holding {name})"
-        )
+        absent(f"real data {path} is absent (set SHARED_DATA_DIR to the folder holding {name})")
     return path
 
 
@@ -191,7 +196,7 @@ def own_digit_files(folder=OWN_DIGITS):
     files = sorted(folder.glob("[0-9]_*.*")) if folder.is_dir() else []
     if not files:
         variable = "OWN_DIGITS_DIR" if folder == OWN_DIGITS else "LICENSED_DIGITS_DIR"
-        pytest.skip(f"the handwritten digits in {folder} are absent (set {variable})")
+        absent(f"the handwritten digits in {folder} are absent (set {variable})")
     return files
 
 

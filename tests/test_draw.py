@@ -1,7 +1,8 @@
 """mnist_dense.py --draw: the page in a real browser, the answers to POST /predict, the
-requests it refuses, and Ctrl-C."""
+requests it refuses, the clients it drops, and Ctrl-C, in a terminal and in IPython."""
 
 import base64
+import concurrent.futures
 import contextlib
 import csv
 import http.client
@@ -12,9 +13,16 @@ import re
 import shutil
 import signal
 import socket
+import ssl
+import struct
 import subprocess
 import sys
 import threading
+import time
+import urllib.error
+import urllib.request
+import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,9 +118,14 @@ def printed_url(process, seconds):
 
 
 @pytest.fixture(scope="module")
-def server(model_folder):
-    with drawing_server(model_folder) as (_, url):
-        yield url
+def server_process(model_folder):
+    with drawing_server(model_folder) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def server(server_process):
+    return server_process[1]
 
 
 def port_of(url):
@@ -163,7 +176,7 @@ def predict(body=None, **request):
 
 
 BAD_REQUESTS = {
-    "empty canvas": (lambda port: predict(blank_canvas()), 400, "no ink found"),
+    "empty canvas": (lambda port: predict(blank_canvas()), 400, "nothing drawn yet: draw a digit"),
     "not an image": (lambda port: predict(b"a few words, not an image"), 400, "not an image"),
     "5 MB of no image": (lambda port: predict(b"x" * 5 * 1024 * 1024), 400, "not an image"),
     "no length": (lambda port: predict(length="a few"), 411, "Content-Length"),
@@ -203,6 +216,146 @@ def test_a_bad_request_gets_its_status_and_the_server_goes_on(server, name):
     status, answer = ask(server, "POST", "/predict", drawn_seven())  # still serving
     assert status == 200, answer
     assert_reads_a_digit(answer)
+
+
+# Each page that may post a drawing: its Origin header, as a browser sends it with a POST, and
+# the answer's status. Another site's page can post here too (a form, a fetch in no-cors mode);
+# the browser names that site in Origin.
+ORIGINS = {
+    "none, as from urllib or curl": (None, 200),
+    "the page's own": ("http://127.0.0.1:{port}", 200),
+    "the page's own, as localhost": ("http://localhost:{port}", 200),
+    "another site's page": ("http://attacker.example", 403),
+    "another local server's page": ("http://127.0.0.1:{other_port}", 403),
+    "a sandboxed page or a file": ("null", 403),
+}
+
+
+@pytest.mark.parametrize("name", ORIGINS)
+def test_only_the_pages_own_origin_may_post_a_drawing(server, name):
+    origin, status = ORIGINS[name]
+    port = port_of(server)
+    headers = {} if origin is None else {"Origin": origin.format(port=port, other_port=port + 1)}
+    answer = ask(server, "POST", "/predict", drawn_seven(), headers=headers)
+    assert answer[0] == status, answer
+    if status == 403:
+        assert "other pages" in answer[1]["error"], answer
+
+
+@pytest.mark.parametrize("size", [5 * 1024 * 1024 + 1, 6_000_000, 20 * 1024 * 1024])
+def test_a_drawing_over_5_mb_sent_whole_through_urllib_reads_its_413(server, size):
+    # urllib, as a browser's fetch, sends the whole body before it reads the answer.
+    request = urllib.request.Request(server + "predict", data=bytes(size))
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    assert refused.value.code == 413
+    assert "at most" in json.loads(refused.value.read())["error"]
+
+
+def tls_client_hello():
+    """The first bytes a browser sends to https://127.0.0.1:PORT/, made here without a network."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ssl.create_default_context().wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+    with contextlib.suppress(ssl.SSLWantReadError):  # it waits for the server's answer
+        tls.do_handshake()
+    return outgoing.read()
+
+
+def seconds_held(port, sent, trickle=b"", bound=60):
+    """Send `sent`, then `trickle` a byte every half second; the seconds until the server closes
+    the connection, or None if it still holds it after `bound` seconds."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=0.5) as client:
+        client.sendall(sent)
+        while time.monotonic() - started < bound:
+            try:
+                if not client.recv(65536):
+                    return time.monotonic() - started
+            except TimeoutError:
+                if trickle:
+                    client.sendall(trickle[:1])
+                    trickle = trickle[1:]
+            except ConnectionError:
+                return time.monotonic() - started
+    return None
+
+
+def test_clients_that_stall_are_dropped_within_a_bounded_time(model_folder):
+    with drawing_server(model_folder) as (process, url):
+        port = port_of(url)
+        headers = (
+            f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 1000\r\n\r\n"
+        )
+        stalling = {
+            "a Content-Length larger than the body": (headers.encode() + b"x" * 10, b""),
+            "an HTTP/0.9 request line": (b"GET /\r\n", b""),
+            "a TLS ClientHello (https:// typed)": (tls_client_hello(), b""),
+        }
+        for number in range(20):  # headers a byte at a time, never ending
+            stalling[f"slow headers {number}"] = (b"G", b"ET / HTTP/1.1\r\nX-Slow: " + b"x" * 999)
+        with concurrent.futures.ThreadPoolExecutor(len(stalling)) as pool:
+            held = dict(
+                zip(stalling, pool.map(lambda sent: seconds_held(port, *sent), stalling.values()))
+            )
+            status, answer = ask(url, "POST", "/predict", drawn_seven())  # meanwhile, served
+        assert status == 200, answer
+        assert all(seconds is not None for seconds in held.values()), held
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+        assert process.stderr.read().splitlines() == [CTRL_C_LINE]  # no traceback for any of it
+
+
+def test_50_drawings_posted_at_once_are_all_answered(server):
+    drawing, at_once = drawn_seven(), threading.Barrier(50)
+
+    def post(_):
+        at_once.wait()
+        try:
+            return ask(server, "POST", "/predict", drawing)[0]
+        except OSError as error:  # a connection reset: the server's queue of new ones was full
+            return repr(error)
+
+    with concurrent.futures.ThreadPoolExecutor(50) as pool:
+        assert list(pool.map(post, range(50))) == [200] * 50
+
+
+def huge_png(width, height):
+    """A PNG of width x height black RGBA pixels: all-zero rows compress about 1000 to 1, so
+    the file is small, but decoded it takes width * height * 4 bytes."""
+
+    def chunk(kind, data):
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    row = bytes(1 + 4 * width)  # each row: its filter type (0, none), then its pixels
+    packer = zlib.compressobj(9)
+    pixels = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8 bits, RGBA
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+def peak_memory_mb(process):
+    """The most memory the process has held so far (its peak resident set), in MB."""
+    status = (Path("/proc") / str(process.pid) / "status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads /proc (Linux)")
+def test_three_pngs_of_177_megapixels_at_once_are_refused_without_being_decoded(server_process):
+    process, url = server_process
+    bomb = huge_png(13300, 13300)  # 177 megapixels: 708 MB decoded, 0.7 MB sent
+    assert len(bomb) < own_digits.MAX_DRAWING_BYTES
+    before = peak_memory_mb(process)
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda _: ask(url, "POST", "/predict", bomb), range(3)))
+    for status, answer in answers:
+        assert status == 413, answer
+        assert set(answer) == {"error"} and "pixels" in answer["error"], answer
+        assert "\n" not in answer["error"]
+    assert peak_memory_mb(process) - before < 200  # one decoded would take 708 MB
 
 
 def test_a_png_gets_the_same_numbers_by_post_and_by_predict(server, model_folder, tmp_path):
@@ -368,3 +521,91 @@ def test_a_digit_drawn_in_the_browser_is_read_as_the_model_reads_the_canvas(serv
     )
     assert ink == 0
     assert browser.find_element(By.ID, "digit").text == "?"
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="the browser test needs Chromium and its driver: apt install chromium chromium-driver",
+)
+def test_a_tap_leaves_a_dot_and_an_empty_drawing_is_asked_for_a_digit(server, browser):
+    from selenium.webdriver import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def answered(page):
+        return (
+            page.find_element(By.ID, "digit").text != "?" or page.find_element(By.ID, "error").text
+        )
+
+    browser.get(server)
+    ActionChains(browser).move_to_element(browser.find_element(By.ID, "pad")).click().perform()
+    WebDriverWait(browser, 60).until(answered)
+    centre = browser.execute_script(
+        "return document.getElementById('pad').getContext('2d')"
+        ".getImageData(140, 140, 1, 1).data[0]"
+    )
+    assert centre == 255  # white ink where the tap was
+    assert browser.find_element(By.ID, "error").text == ""
+
+    browser.find_element(By.ID, "clear").click()
+    browser.execute_script("read()")  # the page sends the empty canvas as it sends a drawing
+    WebDriverWait(browser, 60).until(answered)
+    assert browser.find_element(By.ID, "error").text == "nothing drawn yet: draw a digit first"
+
+
+# In IPython: a thread opens a connection to the server, sends half a request, and presses
+# Ctrl-C; after %run, the session looks for the server's threads and at the connection.
+IPYTHON_SESSION = """
+import os, signal, socket, threading, time
+
+def half_a_request_then_ctrl_c():
+    global client
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:  # until the server listens
+        try:
+            client = socket.create_connection(("127.0.0.1", {port}))
+            break
+        except ConnectionRefusedError:
+            time.sleep(0.2)
+    client.sendall(b"POST /predict HTTP/1.1\\r\\nHost: 127.0.0.1:{port}\\r\\n")
+    time.sleep(1)  # a thread of the server's reads it, and waits for the rest
+    os.kill(os.getpid(), signal.SIGINT)
+
+def server_threads():
+    return [t.name for t in threading.enumerate() if "process_request" in t.name]
+
+threading.Thread(target=half_a_request_then_ctrl_c, daemon=True).start()
+%run {script} --draw --port {port} --out {model}
+deadline = time.monotonic() + 10
+while server_threads() and time.monotonic() < deadline:
+    time.sleep(0.1)
+print("server threads left:", server_threads())
+client.settimeout(5)
+try:
+    print("connection:", "answered" if client.recv(100) else "closed")
+except TimeoutError:
+    print("connection: open")
+"""
+
+
+def test_in_ipython_ctrl_c_leaves_no_connection_open_nor_its_thread(model_folder, tmp_path):
+    pytest.importorskip("IPython", reason="IPython comes with ipykernel (requirements-dev.txt)")
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    session = tmp_path / "session.ipy"
+    session.write_text(
+        IPYTHON_SESSION.format(port=port, script=ROOT / "mnist_dense.py", model=model_folder)
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "IPython", "--quick", "--no-banner", "--colors=NoColor", session],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=script_env(),
+        preexec_fn=as_from_a_terminal,
+    )
+    assert "interrupted (Ctrl-C)" in result.stderr, result.stderr[-3000:]
+    assert "server threads left: []" in result.stdout, result.stdout[-3000:]
+    assert "connection: closed" in result.stdout, result.stdout[-3000:]

@@ -2,8 +2,10 @@
 and outputs that appear whole or not at all."""
 
 import hashlib
+import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -100,15 +102,44 @@ def test_a_differing_copy_in_data_dir_is_kept_when_no_checked_download_replaces_
 
 
 @pytest.mark.parametrize("copy", [BODY[:100], BODY + b"\n"], ids=["cut short", "re-saved"])
-def test_a_differing_copy_in_data_dir_is_replaced_once_the_published_file_has_arrived(
-    local_server, tmp_path, copy
+def test_a_differing_copy_in_data_dir_is_kept_aside_once_the_published_file_has_arrived(
+    local_server, tmp_path, copy, capsys
 ):
+    """README: a changed copy of yours is never lost: the download takes its name, and yours
+    is kept under a dated one that the run prints, with the --data that uses it."""
     local_server.files["table.csv"] = BODY
     (tmp_path / "table.csv").write_bytes(copy)
     path = helpers.download(f"{local_server.url}/table.csv", SHA256, tmp_path)
     assert path.read_bytes() == BODY
     assert local_server.requests == ["table.csv"]
-    assert files_in(tmp_path) == ["table.csv"]
+    kept = tmp_path / f"table.csv.yours-{time.strftime('%Y-%m-%d')}"
+    assert files_in(tmp_path) == ["table.csv", kept.name]
+    assert kept.read_bytes() == copy
+    printed = capsys.readouterr().out
+    assert f"yours is kept as {kept}" in printed and f"pass --data {kept}" in printed
+
+
+def test_a_second_changed_copy_on_the_same_day_is_kept_beside_the_first(local_server, tmp_path):
+    local_server.files["table.csv"] = BODY
+    url = f"{local_server.url}/table.csv"
+    for change in [b"first\n", b"second\n"]:
+        (tmp_path / "table.csv").write_bytes(BODY + change)
+        helpers.download(url, SHA256, tmp_path)
+    kept = f"table.csv.yours-{time.strftime('%Y-%m-%d')}"
+    assert files_in(tmp_path) == ["table.csv", kept, f"{kept}-2"]
+    assert (tmp_path / kept).read_bytes() == BODY + b"first\n"
+    assert (tmp_path / f"{kept}-2").read_bytes() == BODY + b"second\n"
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002], ids=["umask 022", "umask 002"])
+def test_a_download_gets_a_normal_files_permissions_not_private_ones(local_server, tmp_path, umask):
+    local_server.files["table.csv"] = BODY
+    before = os.umask(umask)
+    try:
+        path = helpers.download(f"{local_server.url}/table.csv", SHA256, tmp_path)
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # 0644 for the usual 022
 
 
 def test_unreachable_server_says_which_url_and_how_to_go_offline(tmp_path, closed_port):

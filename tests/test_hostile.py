@@ -108,15 +108,6 @@ def csv_rows(path):
         return list(csv.reader(file))
 
 
-def start_with_stdout(script, *args, stdout, stderr):
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / script), *map(str, args)],
-        stdout=stdout,
-        stderr=stderr,
-        env=script_env(),
-    )
-
-
 TRAINING_OUTPUTS = {"model.keras", "metrics.json", "history.png"}  # network.png only with Graphviz
 
 
@@ -132,7 +123,9 @@ TRAINING_OUTPUTS = {"model.keras", "metrics.json", "history.png"}  # network.png
         "pima --quick > /dev/full",
     ],
 )
-def test_1_a_closed_or_full_stdout_stops_the_printing_not_the_work(tmp_path, models, case):
+def test_1_a_closed_or_full_stdout_stops_the_printing_not_the_work(
+    tmp_path, models, case, start_process
+):
     out, err_path = tmp_path / "out", tmp_path / "stderr"
     if case.endswith("/dev/full") and not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full on this system")
@@ -177,9 +170,14 @@ def test_1_a_closed_or_full_stdout_stops_the_printing_not_the_work(tmp_path, mod
     with open(err_path, "w+b") as stderr:
         if case.endswith("/dev/full"):
             with open("/dev/full", "wb") as full:
-                process = start_with_stdout(*args, "--out", out, stdout=full, stderr=stderr)
+                process = start_process(
+                    [sys.executable, ROOT / args[0], *args[1:], "--out", out],
+                    stdout=full, stderr=stderr, text=False,
+                )  # fmt: skip
         else:
-            process = start_with_stdout(*args, "--out", out, stdout=subprocess.PIPE, stderr=stderr)
+            process = start_process(
+                [sys.executable, ROOT / args[0], *args[1:], "--out", out], stderr=stderr, text=False
+            )
             read = [process.stdout.readline() for _ in range(lines)]
             process.stdout.close()  # as head does once it has its lines
             assert all(read), read
@@ -372,7 +370,7 @@ sys.path.insert(0, {root!r})
 import tutorial_helpers as helpers
 
 letter, pause = sys.argv[1], sys.argv[2] == "pause"
-if pause:  # rename one file, then wait: the other run starts its save meanwhile
+if pause:  # rename one file, then wait until the other run has written its own
     real_replace, renamed = os.replace, []
 
     def replace(*args):
@@ -380,24 +378,28 @@ if pause:  # rename one file, then wait: the other run starts its save meanwhile
         renamed.append(args)
         if len(renamed) == 1:
             print("renamed one", flush=True)
-            time.sleep(3)
+            theirs = lambda: [p for p in os.listdir({out!r})
+                              if p.startswith(".") and not p.startswith(f".{{os.getpid()}}-")]
+            theirs_renamed = lambda: open(os.path.join({out!r}, "b.txt")).read() == "B"
+            while len(theirs()) < 2:  # both of the other run's files, under temporary names
+                if os.path.exists(os.path.join({out!r}, "b.txt")) and theirs_renamed():
+                    break  # unlocked, it was quicker than this loop
+                time.sleep(0.01)
+            # Unlocked, the other run would rename them now; locked, it waits for this one.
+            waited = time.monotonic()
+            while theirs() and time.monotonic() - waited < 2:
+                time.sleep(0.01)
     os.replace = replace
 helpers.save_outputs({out!r}, {{"a.txt": letter.encode(), "b.txt": letter.encode()}})
 """
 
 
-def test_7_two_runs_saving_into_one_folder_leave_one_set_never_a_mix(tmp_path):
+def test_7_two_runs_saving_into_one_folder_leave_one_set_never_a_mix(tmp_path, start_process):
     out = tmp_path / "out"
     program = SAVING_PROGRAM.format(root=str(ROOT), out=str(out))
 
     def start(letter, pause):
-        return subprocess.Popen(
-            [sys.executable, "-c", program, letter, pause],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=script_env(),
-        )
+        return start_process([sys.executable, "-c", program, letter, pause])
 
     first = start("A", "pause")
     wait_for_line(first, "renamed one", seconds=60)
@@ -600,3 +602,39 @@ def test_12_a_run_that_fails_creates_no_out_folder(tmp_path, script, args):
     result = run_script(script, *args, "--out", tmp_path / "new" / "out", cwd=tmp_path)
     assert_one_line_error(result, "missing.")
     assert list(tmp_path.iterdir()) == []
+
+
+## 13. A file name in Chinese or Japanese: no "Glyph ... missing from font" on stderr
+
+NAMES_THE_FONT_LACKS = ["数字.png", "手書き.png", "数字の写真です.png"]
+
+
+def test_13_names_the_font_cannot_draw_print_no_glyph_warnings_and_keep_their_csv_row(
+    tmp_path, models
+):
+    images = [write_png(tmp_path / name) for name in NAMES_THE_FONT_LACKS]
+    out = tmp_path / "out"
+    result = predict("mnist_dense.py", models["mnist"], out, *images)
+    assert "Glyph" not in result.stderr, result.stderr
+    assert_ok(result)
+    assert [row[0] for row in csv_rows(out / "own_predictions.csv")[1:]] == list(map(str, images))
+    assert (out / "own_predictions.png").stat().st_size > 0
+
+
+def test_13_own_predictions_png_shows_such_names_as_escapes_it_can_draw():
+    import io
+    import warnings
+
+    from own_digits import own_predictions_figure
+
+    thumbnails, digits = np.ones((3, 28, 28, 3)), np.zeros((3, 28, 28))
+    figure = own_predictions_figure(NAMES_THE_FONT_LACKS, thumbnails, digits, np.full((3, 10), 0.1))
+    titles = [axis.get_title() for axis in figure.axes if axis.get_title()][::3]
+    assert titles == [
+        "\\u6570\\u5b57.png",
+        "\\u624b\\u66f8\\u304d.png",
+        "\\u6570\\u5b57\\u306e",  # cut at 22 characters, never inside an escape
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a glyph the font lacks would be a warning, so an error
+        figure.savefig(io.BytesIO(), format="png")

@@ -64,12 +64,14 @@ def test_the_readme_notebook_cells_run_in_a_jupyter_kernel_show_pictures_and_kee
     draw_a_one(work / "my_digit.jpg")
     cells = readme_cells()
     assert len(cells) >= 3, "the README's notebook section lost its cells"
-    # No internet here: the training cells read the same kind of data from local files.
-    cells = [
+    # No internet here: the training cells read the same kind of data from local files. The
+    # install cell resolves the requirements but changes nothing in the environment under test.
+    assert cells[0].strip() == "%pip install -q -r requirements.txt"
+    cells = [cells[0].replace("install", "install --dry-run")] + [
         cell.replace("mnist_dense.py --quick", f"mnist_dense.py --quick --data {npz}").replace(
             "pima_binary.py --quick", f"pima_binary.py --quick --data {csv}"
         )
-        for cell in cells
+        for cell in cells[1:]
     ]
     checks = [
         "import signal; print('handler', signal.getsignal(signal.SIGINT))",
@@ -108,3 +110,62 @@ def test_the_readme_notebook_cells_run_in_a_jupyter_kernel_show_pictures_and_kee
     rows = (work / "outputs" / "mnist_dense" / "own_predictions.csv").read_text().splitlines()
     assert len(rows) == 2 and rows[1].startswith("my_digit.jpg,")
     assert np.isclose(sum(float(p) for p in rows[1].split(",")[3:]), 1, atol=1e-3)
+
+
+def run_in_a_kernel(work, sources):
+    """Execute each source as a cell, in order, in one real Jupyter kernel; the cells."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    client = nbclient.NotebookClient(
+        notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(work)}}
+    )
+    with client.setup_kernel(env=script_env()):
+        for index, cell in enumerate(notebook.cells):
+            client.execute_cell(cell, index)  # raises CellExecutionError on a traceback
+    return notebook.cells
+
+
+def errors_in(cell):
+    return [output for output in outputs_of(cell) if output.get("output_type") == "error"]
+
+
+def test_a_mistyped_flag_in_a_kernel_is_argparses_lines_and_no_systemexit(tmp_path):
+    """Issue 31: "SystemExit: 2" was a red error that stopped Run All."""
+    for name in ["mnist_dense.py", "own_digits.py", "pima_binary.py", "new_rows.py"]:
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copy(ROOT / "tutorial_helpers.py", tmp_path / "tutorial_helpers.py")
+    mistakes = {
+        "%run mnist_dense.py --no-such-flag": "unrecognized arguments: --no-such-flag",
+        "%run mnist_dense.py --epochs 0": "argument --epochs: must be 1 or more, got 0",
+        "%run pima_binary.py --no-such-flag": "unrecognized arguments: --no-such-flag",
+        "%run pima_binary.py --epochs x": "argument --epochs: invalid whole number: 'x'",
+    }
+    cells = run_in_a_kernel(tmp_path, [*mistakes, "%run mnist_dense.py --help", "print('alive')"])
+    for cell, expected in zip(cells, mistakes.values()):
+        script = cell.source.split()[1]
+        lines = text_of(cell, "stderr").strip().splitlines()
+        assert lines[-1] == f"{script}: error: {expected}", lines
+        assert lines[0].startswith("usage: ")  # argparse's usage, as in a terminal
+        assert not errors_in(cell) and "SystemExit" not in text_of(cell, "stderr")
+    assert text_of(cells[-2], "stdout").startswith("usage: mnist_dense.py")  # --help: no error
+    assert not errors_in(cells[-2]) and text_of(cells[-2], "stderr") == ""
+    assert text_of(cells[-1], "stdout") == "alive\n"
+
+
+def test_the_readme_photo_cell_reads_names_with_spaces_quotes_and_dollars(tmp_path):
+    """Issue 31: %run split "IMG 2041.png" in two and choked on the quote in "it's.png"."""
+    for name in ["mnist_dense.py", "own_digits.py", "tutorial_helpers.py"]:
+        shutil.copy(ROOT / name, tmp_path / name)
+    names = ["IMG 2041.png", "it's.png", "$HOME {x}.png"]
+    for name in names:
+        draw_a_one(tmp_path / name)
+    npz = write_own_npz(tmp_path / "digits.npz")
+    [photo_cell] = [cell for cell in readme_cells() if "photos" in cell]
+    assert 'photos = ["my_digit.jpg"]' in photo_cell
+    photo_cell = photo_cell.replace('photos = ["my_digit.jpg"]', f"photos = {names!r}")
+    train, photos = run_in_a_kernel(
+        tmp_path, [f"%run mnist_dense.py --quick --data {npz}", photo_cell]
+    )
+    assert not errors_in(photos) and text_of(photos, "stderr") == ""
+    assert images_in(photos), "own_predictions.png was not shown"
+    rows = (tmp_path / "outputs" / "mnist_dense" / "own_predictions.csv").read_text().splitlines()
+    assert [row.rsplit(",", 12)[0] for row in rows[1:]] == names

@@ -135,6 +135,7 @@ def test_a_full_disk_saves_nothing_of_the_run_and_keeps_the_previous_set(tmp_pat
     assert (tmp_path / "out" / "metrics.json").read_text() == "previous run"
 
 
+@pytest.mark.skipif(not hasattr(fcntl, "F_SETPIPE_SZ"), reason="a pipe's size is set on Linux only")
 def test_out_deleted_during_the_run_is_made_again(tmp_path, start_process):
     out = tmp_path / "out"
     out.mkdir()  # a previous run's folder

@@ -1,0 +1,249 @@
+"""pima_binary.py on a two-class table of one's own: any two labels, in the file's own words,
+missing values, text columns, and a rare class (README.md, "Your own table")."""
+
+import csv
+import json
+import re
+
+import numpy as np
+import pytest
+
+import pima_binary
+import tutorial_helpers as helpers
+from conftest import assert_one_line_error, run_ok, run_script
+
+
+def write_table(path, names=("0", "1"), rows=60, share=0.5, header="a,b,c,d,e,label", seed=0):
+    """5 numeric features, then each row's label written as names[0] or names[1]; class 1 is
+    a random round(share * rows) of the rows, told apart by a shift of the first feature.
+    Returns the path and the class of each row."""
+    rng = np.random.default_rng(seed)
+    classes = (rng.permutation(rows) < round(share * rows)).astype(int)
+    features = rng.normal(size=(rows, 5)) * [1, 10, 100, 0.1, 5]
+    features[:, 0] += 3 * classes
+    lines = [header] if header else []
+    lines += [
+        ",".join(f"{value:.4f}" for value in row) + f",{names[label]}"
+        for row, label in zip(features, classes)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path, classes
+
+
+def train(csv_path, out, *flags):
+    result = run_ok("pima_binary.py", "--quick", "--data", csv_path, "--out", out, *flags)
+    return result, json.loads((out / "metrics.json").read_text())
+
+
+def held_out_positives(metrics):
+    (_, _), (fn, tp) = metrics["confusion_matrix"]
+    return fn + tp
+
+
+# (the two labels as the file writes them, class 0's then class 1's; the labels as the run
+# names them; the rule it states)
+LABEL_KINDS = {
+    "0/1": (("0", "1"), ["0", "1"], "as written"),
+    "0.0/1": (("0.0", "1"), ["0", "1"], "as written"),
+    "1/2": (("1", "2"), ["1", "2"], "the larger number is class 1"),
+    "2/4": (("2", "4"), ["2", "4"], "the larger number is class 1"),
+    "-1/1": (("-1", "1"), ["-1", "1"], "the larger number is class 1"),
+    "quoted '-1'/'1'": (("'-1'", "'1'"), ["-1", "1"], "the larger number is class 1"),
+    "R/M, M rarer": (("R", "M"), ["R", "M"], "the rarer label is class 1"),
+    "no/yes, yes commoner": (
+        ("no", "yes"),
+        ["no", "yes"],
+        "a label saying yes, true or positive is class 1",
+    ),
+    '"tested_positive"': (
+        ('"tested_negative"', '"tested_positive"'),
+        ["tested_negative", "tested_positive"],
+        "a label saying yes, true or positive is class 1",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", LABEL_KINDS)
+def test_any_two_labels_train_mapped_to_0_and_1_by_a_rule_stated_in_one_line(tmp_path, kind):
+    written, named, rule = LABEL_KINDS[kind]
+    share = 0.7 if "commoner" in kind else 0.3  # class 1 is the commoner only where yes says so
+    csv_path, classes = write_table(tmp_path / "own.csv", written, share=share)
+    result, metrics = train(csv_path, tmp_path / "out")
+    lines = [line for line in result.stdout.splitlines() if line.startswith("Label ")]
+    assert lines == [
+        f"Label {named[1]} is class 1, {named[0]} is class 0: {rule} "
+        f"(--positive {named[0]} swaps them)"
+    ]
+    assert metrics["classes"] == named
+    # Both classes mapped: the rows labelled names[1] are the positives, in the file and held out.
+    assert f"60 rows, 5 features, {classes.sum()} positive" in result.stdout
+    assert held_out_positives(metrics) == max(1, round(0.2 * classes.sum()))
+
+
+def test_positive_chooses_class_1_and_a_label_not_in_the_file_is_one_line(tmp_path):
+    csv_path, classes = write_table(tmp_path / "own.csv", ("R", "M"), share=0.3)
+    result, metrics = train(csv_path, tmp_path / "out", "--positive", "R")
+    assert "Label R is class 1, M is class 0: as --positive chose" in result.stdout
+    assert metrics["classes"] == ["M", "R"]
+    assert f"{60 - classes.sum()} positive" in result.stdout
+    assert held_out_positives(metrics) == max(1, round(0.2 * (60 - classes.sum())))
+
+    result = run_script(
+        "pima_binary.py", "--quick", "--data", csv_path, "--positive", "B", "--out", tmp_path / "x"
+    )
+    first, other = ("R", "M")[classes[0]], ("M", "R")[classes[0]]  # in the order of the file
+    assert_one_line_error(
+        result, "own.csv: --positive B is not one of its labels", f"{first} and {other}"
+    )
+    assert not (tmp_path / "x").exists()
+
+
+def printed_rows(stdout):
+    """--predict's table on the screen: (probability, predicted, label, marked wrong) a row."""
+    lines = stdout.splitlines()
+    start = lines.index("   row  probability  predicted  label") + 1
+    rows = []
+    for line in lines[start:]:
+        match = re.fullmatch(r" +\d+ +(\d\.\d{3}) +(\S+) +(\S+)(  <- wrong)?", line)
+        if not match:
+            break
+        rows.append((float(match[1]), match[2], match[3], bool(match[4])))
+    return rows
+
+
+def test_predict_reads_and_prints_labels_in_the_files_own_words(tmp_path):
+    out = tmp_path / "out"
+    train(write_table(tmp_path / "own.csv", ("R", "M"), share=0.3)[0], out)
+    new_rows, classes = write_table(
+        tmp_path / "new.csv", ("R", "M"), rows=20, share=0.5, seed=1, header="a,b,c,d,e,kind"
+    )
+    result = run_ok("pima_binary.py", "--predict", new_rows, "--out", out)
+    assert f"Labels as {out / 'metrics.json'} names them" in result.stdout
+    features = np.loadtxt(new_rows, delimiter=",", skiprows=1, usecols=range(5))
+    model = helpers.start_keras().models.load_model(out / "model.keras")
+    expected = model.predict(features, verbose=0)[:, 0]
+    words = np.array(["R", "M"])
+    shown = printed_rows(result.stdout)
+    np.testing.assert_allclose([row[0] for row in shown], expected, atol=0.0005 + 1e-6)
+    assert [row[1] for row in shown] == words[(expected > 0.5).astype(int)].tolist()
+    assert [row[2] for row in shown] == words[classes].tolist()
+    assert [row[3] for row in shown] == ((expected > 0.5) != classes).tolist()
+    right = int(((expected > 0.5) == classes).sum())
+    assert f"{right} of 20 rows predicted right" in result.stdout
+
+    with open(out / "own_predictions.csv", newline="") as file:
+        table = list(csv.DictReader(file))
+    assert [row["kind"] for row in table] == words[classes].tolist()
+    assert [row["predicted"] for row in table] == words[(expected > 0.5).astype(int)].tolist()
+
+    # A label the model never learnt: one line naming the model's own.
+    new_rows.write_text(new_rows.read_text().replace(",M\n", ",B\n", 1))
+    result = run_script("pima_binary.py", "--predict", new_rows, "--out", tmp_path / "out2",
+                        "--model", out / "model.keras")  # fmt: skip
+    assert_one_line_error(result, "new.csv line", "label (last column) is B", "are R and M")
+    assert not (tmp_path / "out2").exists()
+
+
+def with_missing_cells(path):
+    """The table with a ?, an NA, an empty cell and a label ? in four of its rows."""
+    lines = path.read_text().splitlines()
+    for number, column, mark in [(4, 1, "?"), (9, 3, "NA"), (10, 3, ""), (30, 5, "?")]:
+        cells = lines[number - 1].split(",")
+        cells[column] = mark
+        lines[number - 1] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_missing_values_are_named_in_one_line_and_dropped_with_drop_missing(tmp_path):
+    csv_path = with_missing_cells(write_table(tmp_path / "own.csv", ("no", "yes"))[0])
+    result = run_script("pima_binary.py", "--quick", "--data", csv_path, "--out", tmp_path / "x")
+    assert_one_line_error(
+        result,
+        "own.csv: 4 of 60 rows hold a missing value",
+        "in columns 2 (b), 4 (d), 6 (label)",
+        "the first at line 4, column 2",
+        "--drop-missing",
+    )
+    assert not (tmp_path / "x").exists()
+
+    result, metrics = train(csv_path, tmp_path / "out", "--drop-missing")
+    assert "--drop-missing: left out 4 of 60 rows" in result.stdout
+    assert "56 rows remain" in result.stdout
+    assert metrics["n_train"] + metrics["n_test"] == 56
+
+
+@pytest.mark.parametrize("header", ["a,b,checking,d,e,label", None], ids=["header", "no header"])
+def test_a_text_feature_column_is_named_with_some_values_and_how_to_encode_it(tmp_path, header):
+    path, _ = write_table(tmp_path / "own.csv", ("good", "bad"), header=header)
+    lines = path.read_text().splitlines()
+    body = lines[1:] if header else lines
+    for number, line in enumerate(body):
+        cells = line.split(",")
+        cells[2] = f"A1{number % 4 + 1}"
+        body[number] = ",".join(cells)
+    path.write_text("\n".join(lines[:1] * bool(header) + body) + "\n")
+    result = run_script("pima_binary.py", "--quick", "--data", path, "--out", tmp_path / "x")
+    name = "column 3 (checking)" if header else "column 3"
+    assert_one_line_error(
+        result, f"{name} holds text", "'A11', 'A12', 'A13', ...", "one 0/1 column per category"
+    )
+    assert not (tmp_path / "x").exists()
+
+
+def imbalance_lines(stdout):
+    return [
+        line
+        for line in stdout.splitlines()
+        if line.startswith(("Imbalanced:", "The network does no better"))
+    ]
+
+
+@pytest.mark.parametrize("positive", [None, "no"], ids=["rare class 1", "rare class 0"])
+def test_a_rare_class_is_said_beside_the_accuracy_with_its_precision_and_recall(tmp_path, positive):
+    csv_path, _ = write_table(tmp_path / "own.csv", ("no", "yes"), rows=150, share=0.08)
+    flags = ["--positive", positive] if positive else []
+    result, metrics = train(csv_path, tmp_path / "out", *flags)
+    (tn, fp), (fn, tp) = metrics["confusion_matrix"]
+    rare, share = (0, "8.0") if positive else (1, "8.0")
+    found, flagged, total = (tp, tp + fp, tp + fn) if rare else (tn, tn + fn, tn + fp)
+    lines = imbalance_lines(result.stdout)
+    assert lines[0] == (
+        f"Imbalanced: class {rare} (label yes) is only {share}% of the rows, so accuracy says "
+        f"little; for that class, held out: precision {found / max(flagged, 1):.3f} ({found} "
+        f"of {flagged} flagged are right), recall {found / max(total, 1):.3f} ({found} of "
+        f"{total} found); --balance weighs it up"
+    )
+    # After 2 epochs, whether the network beats always answering the commoner class:
+    common = max(tn + fp, fn + tp)
+    no_better = f"held-out rows right, against {common}"
+    assert (no_better in result.stdout) == (tn + tp <= common), result.stdout
+    assert len(lines) == 1 + (tn + tp <= common)
+
+
+def test_balance_weighs_classes_by_their_share_and_raises_the_rare_class_probability(tmp_path):
+    csv_path, classes = write_table(tmp_path / "own.csv", ("no", "yes"), rows=150, share=0.1)
+    plain, plain_metrics = train(csv_path, tmp_path / "plain", "--epochs", 10)
+    balanced, metrics = train(csv_path, tmp_path / "balanced", "--epochs", 10, "--balance")
+    assert plain_metrics["class_weight"] is None
+    # Weights by the shares of the rows fit (those neither held out nor validating).
+    train_rows, _ = pima_binary.stratified_split(classes, 0.2, np.random.default_rng(7))
+    fit_classes = classes[train_rows[: -round(0.2 * len(train_rows))]]
+    weights = {c: 0.5 * len(fit_classes) / np.sum(fit_classes == c) for c in (0, 1)}
+    assert metrics["class_weight"] == pytest.approx({"0": weights[0], "1": weights[1]})
+    assert weights[1] > 4  # a tenth of the rows: each weighs about five times as much
+    assert (
+        f"--balance: a row weighs {weights[0]:.3f} in class 0, {weights[1]:.3f} in class 1"
+        in balanced.stdout
+    )
+    assert "--balance weighs it up" in plain.stdout and "weighs it up" not in balanced.stdout
+    # Weighted up, the rare class's rows pull every probability of yes up, the same seed else.
+    features = np.loadtxt(csv_path, delimiter=",", skiprows=1, usecols=range(5))
+    keras = helpers.start_keras()
+    mean = {
+        name: keras.models.load_model(tmp_path / name / "model.keras")
+        .predict(features, verbose=0)[:, 0]
+        .mean()
+        for name in ["plain", "balanced"]
+    }
+    assert mean["balanced"] > mean["plain"] + 0.1, mean
