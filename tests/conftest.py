@@ -291,3 +291,21 @@ def closed_port():
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         yield holder.getsockname()[1]
+
+
+# The longest tests (20 s to a minute each) start first, so that both workers end together
+# rather than one waiting on the other's last long test.
+SLOWEST = [
+    "test_full_mnist",
+    "test_default_network_on_real_digits",
+    "test_the_snippet_for_ones_own_code",
+    "test_same_seed_same_numbers",
+    "test_quick_runs_on_other_backends",
+    "test_without_tensorflow_the_scripts",
+    "test_predict_reads_and_prints_labels",
+    "test_the_pima_notebook",
+]
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: not item.name.startswith(tuple(SLOWEST)))

@@ -57,6 +57,7 @@ def test_quick_run_writes_pictures_and_a_model_that_predicts_as_the_run_did(tmp_
     metrics = metrics_of(tmp_path / "out")
     assert (metrics["network"], metrics["n_train"], metrics["n_test"]) == ("first", 300, 60)
     assert metrics["epochs"] == 1 and metrics["batch_size"] == 128
+    assert metrics["n_validation"] == 15  # a random 5% of the 300 training digits
     assert "(300, 784) float32" in result.stdout  # the shapes after reshaping
     confusion = np.array(metrics["confusion_matrix"])
     assert confusion.shape == (10, 10) and confusion.sum() == 60
@@ -159,11 +160,13 @@ def naive_share(model_folder, files):
     return share_read_right(model, images, [int(path.name[0]) for path in files])
 
 
-def test_default_network_on_real_digits_reaches_94_percent_and_reads_handwriting(tmp_path):
+def test_default_network_on_real_digits_reaches_96_percent_and_reads_handwriting(tmp_path):
     run_ok("mnist_dense.py", "--data", shared_file("mnist-real-10k.npz"), "--out", tmp_path)
     metrics = metrics_of(tmp_path)
     assert (metrics["network"], metrics["epochs"], metrics["n_test"]) == ("first", 5, 2000)
-    assert metrics["test_accuracy"] >= 0.94, metrics
+    # Seed 7 measured 0.968 after its 5 epochs; the same network gets 0.9485 after 2 and 0.9365
+    # after 1: 0.96 fails a training that stalls after its second epoch.
+    assert metrics["test_accuracy"] >= 0.96, metrics
 
     # Photos, scans and drawings of digits, read by this model trained on 7,600 digits.
     share, files = own_digits_read_by(tmp_path, tmp_path / "own")

@@ -7,7 +7,15 @@ import re
 
 import pytest
 
-from conftest import assert_one_line_error, run_ok, run_patched, run_script, script_env, shared_file
+from conftest import (
+    ROOT,
+    assert_one_line_error,
+    run_ok,
+    run_patched,
+    run_script,
+    script_env,
+    shared_file,
+)
 from test_mnist import write_own_npz
 from test_pima import write_own_csv
 
@@ -85,17 +93,11 @@ def test_help_and_bad_flags_answer_before_keras_loads(tmp_path, script):
     env = keras_that_cannot_load(tmp_path)
     result = run_script(script, "--help", env=env)
     assert result.returncode == 0 and result.stderr == "", result.stderr
-    for flag in [
-        "--data",
-        "--epochs",
-        "--seed",
-        "--out",
-        "--quick",
-        "--predict",
-        "--model",
-        "--network",
-    ]:
-        assert flag in result.stdout
+    # Every flag the script defines, read from its source.
+    flags = re.findall(r'^\s+add\("(--[a-z-]+)"', (ROOT / script).read_text(), re.M)
+    assert len(flags) >= 12, flags
+    for flag in flags:
+        assert re.search(rf"^\s+{flag}\b", result.stdout, re.M), flag
     assert "(default: 7)" in result.stdout
     assert_one_line_error(run_script(script, "--epochs", "many", env=env), "--epochs", code=2)
     # A bad data file, too, is reported before the seconds Keras takes to load.

@@ -1,0 +1,39 @@
+"""Promises of the README that no run of a script checks: the published checksums, and what
+mistakes.png shows."""
+
+import hashlib
+import re
+
+import numpy as np
+
+from conftest import ROOT, SHARED_DATA, shared_file
+
+
+def data_sha256(script):
+    return re.search(r'^DATA_SHA256 = "([0-9a-f]{64})"', (ROOT / script).read_text(), re.M)[1]
+
+
+def test_the_checksums_the_scripts_download_with_are_the_published_ones():
+    # The shared Pima CSV is byte for byte the file at DATA_URL.
+    pima = shared_file("pima-indians-diabetes.data.csv").read_bytes()
+    assert hashlib.sha256(pima).hexdigest() == data_sha256("pima_binary.py")
+    # The shared mnist.npz has other bytes than Keras's; its README gives Keras's checksum.
+    shared_file("mnist.npz")
+    published = (SHARED_DATA / "README.md").read_text()
+    assert f"(sha256 `{data_sha256('mnist_dense.py')}`" in published
+
+
+def test_mistakes_png_shows_the_surest_mistakes_first():
+    import mnist_dense
+
+    labels = np.arange(40) % 10
+    predicted, confidence = labels.copy(), np.full(40, 0.99)
+    wrong = {3: 0.61, 17: 0.97, 25: 0.42, 31: 0.88}  # digit index: confidence of its mistake
+    for index, sure in wrong.items():
+        predicted[index], confidence[index] = (labels[index] + 1) % 10, sure
+    images = np.zeros((40, 784))
+    figure = mnist_dense.prediction_pictures(images, labels, predicted, confidence)["mistakes.png"]
+    captions = [text.get_text() for text in figure.axes[0].texts]
+    surest = sorted(wrong, key=wrong.get, reverse=True)
+    assert captions == [f"said {predicted[i]} ({wrong[i]:.0%}), is {labels[i]}" for i in surest]
+    assert figure.texts[0].get_text() == "The most confident of 4 mistakes on 40 test digits"
