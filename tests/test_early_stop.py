@@ -10,8 +10,7 @@ import pytest
 import pima_binary
 import tutorial_helpers as helpers
 from conftest import run_ok, script_env, shared_file
-from test_mnist import write_own_npz
-from test_pima import write_own_csv
+from makers import write_own_csv, write_own_npz
 
 
 def validation_loss_of_saved_model(csv_path, out, seed=7):

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_one_line_error, run_script, script_env
-from test_mnist import write_own_npz
-from test_pima import write_own_csv
+from makers import own_data, write_own_csv, write_own_npz
 
 
 def csv_lines(tmp_path, text, name="bad.csv"):
@@ -269,13 +268,6 @@ def test_bad_flags_get_argparse_errors(tmp_path, script, flags, expected):
     result = run_script(script, *flags, "--out", tmp_path / "out")
     assert_one_line_error(result, expected, code=2)
     assert not (tmp_path / "out").exists()
-
-
-def own_data(script, tmp_path):
-    """A good data file of the kind the script takes."""
-    if script == "pima_binary.py":
-        return write_own_csv(tmp_path / "own.csv")
-    return write_own_npz(tmp_path / "own.npz")
 
 
 @pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])

@@ -23,8 +23,7 @@ from conftest import (
     script_env,
     wait_for_line,
 )
-from test_mnist import write_own_npz
-from test_pima import write_own_csv
+from makers import write_own_csv, write_own_npz
 
 ROWS = ["6,148,72,35,0,33.6,0.627,50", "1,85,66,29,0,26.6,0.351,31"]  # 8 Pima features
 

@@ -17,8 +17,7 @@ import pytest
 
 import tutorial_helpers as helpers
 from conftest import HARNESS, ROOT, assert_one_line_error, run_script, script_env
-from test_mnist import write_own_npz
-from test_pima import write_own_csv
+from makers import write_own_csv, write_own_npz
 
 TRAINING = {
     "mnist_dense.py": lambda folder: ["--quick", "--data", write_own_npz(folder / "own.npz")],

@@ -20,29 +20,9 @@ from conftest import (
     run_script,
     shared_file,
 )
+from makers import write_own_npz
 
 PICTURES = ["samples.png", "history.png", "predictions.png", "mistakes.png", "confusion.png"]
-
-
-def write_own_npz(path, n_train=300, n_test=60, seed=0, scale=None):
-    """Digits of one's own in Keras's layout: each label lights up its own band of rows.
-
-    scale="unit" stores float32 pixels already divided by 255.
-    """
-    rng = np.random.default_rng(seed)
-
-    def digits(n):
-        labels = rng.integers(0, 10, n)
-        images = rng.integers(0, 60, (n, 28, 28)).astype("uint8")
-        for image, label in zip(images, labels):
-            image[2 + 2 * label : 4 + 2 * label, 4:24] = 255
-        if scale == "unit":
-            images = images.astype("float32") / 255
-        return images, labels.astype("uint8")
-
-    (x_train, y_train), (x_test, y_test) = digits(n_train), digits(n_test)
-    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    return path
 
 
 def metrics_of(folder):

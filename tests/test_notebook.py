@@ -9,8 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from conftest import ROOT, script_env
-from test_mnist import write_own_npz
-from test_pima import write_own_csv
+from makers import write_own_csv, write_own_npz
 
 nbformat = pytest.importorskip("nbformat", reason="nbformat is in requirements-dev.txt")
 nbclient = pytest.importorskip("nbclient", reason="nbclient is in requirements-dev.txt")

@@ -11,20 +11,7 @@ import pytest
 import pima_binary
 import tutorial_helpers as helpers
 from conftest import assert_one_line_error, run_ok, run_script, script_env, shared_file
-
-
-def write_own_csv(path, rows=80, seed=0, header="a,b,c,d,e,outcome", bom=False):
-    """A CSV of one's own: 5 features on different scales, 0/1 label last."""
-    rng = np.random.default_rng(seed)
-    features = rng.normal(size=(rows, 5)) * [1, 10, 100, 0.1, 5]
-    labels = (features[:, 0] + features[:, 1] / 10 > 0).astype(int)
-    lines = [header] if header else []
-    lines += [
-        ",".join(f"{value:.4f}" for value in row) + f",{label}"
-        for row, label in zip(features, labels)
-    ]
-    path.write_text(("\ufeff" if bom else "") + "\n".join(lines) + "\n", encoding="utf-8")
-    return path
+from makers import write_own_csv
 
 
 def printed_probabilities(stdout):

@@ -16,14 +16,7 @@ from conftest import (
     script_env,
     shared_file,
 )
-from test_mnist import write_own_npz
-from test_pima import write_own_csv
-
-
-def own_data(script, tmp_path, name=None):
-    if script == "pima_binary.py":
-        return write_own_csv(tmp_path / (name or "own.csv"))
-    return write_own_npz(tmp_path / (name or "own.npz"))
+from makers import own_data, write_own_csv
 
 
 @pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, run_ok, script_env
-from test_mnist import write_own_npz
+from makers import write_own_npz
 
 
 def readme_block(marker):

@@ -20,14 +20,7 @@ from conftest import (
     script_env,
     wait_for_line,
 )
-from test_mnist import write_own_npz
-from test_pima import write_own_csv
-
-
-def own_data(script, tmp_path):
-    if script == "pima_binary.py":
-        return write_own_csv(tmp_path / "own.csv")
-    return write_own_npz(tmp_path / "own.npz")
+from makers import own_data, write_own_csv, write_own_npz
 
 
 @pytest.mark.parametrize(

@@ -21,9 +21,8 @@ import pytest
 
 import tutorial_helpers as helpers
 from conftest import ROOT, script_env
+from makers import write_own_csv, write_own_npz
 from test_draw import ask, assert_reads_a_digit, drawn_seven, printed_url
-from test_mnist import write_own_npz
-from test_pima import write_own_csv
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13", "3.14"]
 
