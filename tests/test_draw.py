@@ -178,6 +178,17 @@ def test_the_page_is_served_on_both_local_names(server):
     assert ask(server, "GET", "/", headers={"Host": f"localhost:{port_of(server)}"})[0] == 200
 
 
+def test_the_server_listens_on_127_0_0_1_only(server_process):
+    psutil = pytest.importorskip("psutil", reason="psutil comes with ipykernel")
+    process, url = server_process
+    listening = [
+        connection.laddr
+        for connection in psutil.Process(process.pid).net_connections(kind="inet")
+        if connection.status == psutil.CONN_LISTEN
+    ]
+    assert [(address.ip, address.port) for address in listening] == [("127.0.0.1", port_of(url))]
+
+
 def blank_canvas():
     return png_of(Image.new("RGB", (280, 280), "black"))
 
@@ -573,6 +584,7 @@ def test_a_tap_leaves_a_dot_and_an_empty_drawing_is_asked_for_a_digit(server, br
 # Ctrl-C; after %run, the session looks for the server's threads and at the connection.
 IPYTHON_SESSION = """
 import os, signal, socket, threading, time
+kept = "mine"  # a variable of the user's, before %run
 
 def half_a_request_then_ctrl_c():
     global client
@@ -596,6 +608,7 @@ deadline = time.monotonic() + 10
 while server_threads() and time.monotonic() < deadline:
     time.sleep(0.1)
 print("server threads left:", server_threads())
+print("kept:", kept)
 client.settimeout(5)
 try:
     print("connection:", "answered" if client.recv(100) else "closed")
@@ -624,4 +637,5 @@ def test_in_ipython_ctrl_c_leaves_no_connection_open_nor_its_thread(model_folder
     )
     assert "interrupted (Ctrl-C)" in result.stderr, result.stderr[-3000:]
     assert "server threads left: []" in result.stdout, result.stdout[-3000:]
+    assert "kept: mine" in result.stdout  # the user's variables outlive a Ctrl-C during %run
     assert "connection: closed" in result.stdout, result.stdout[-3000:]

@@ -14,10 +14,12 @@ from own_digits import open_image, prepare_digit
 from conftest import (
     LICENSED_DIGITS,
     OWN_DIGITS,
+    ROOT,
     assert_one_line_error,
     own_digit_files,
     run_ok,
     run_script,
+    script_env,
     shared_file,
 )
 from makers import write_own_npz
@@ -262,3 +264,53 @@ def test_predict_without_a_trained_model_says_how_to_train_one(tmp_path):
         f"python mnist_dense.py --out {tmp_path / 'empty'}",
     )
     assert not (tmp_path / "empty").exists()
+
+
+def test_without_graphviz_a_run_says_so_in_one_line_and_goes_on(tmp_path):
+    no_programs = tmp_path / "bin"  # a PATH where no dot program is found
+    no_programs.mkdir()
+    result = run_ok(
+        "mnist_dense.py", "--quick", "--data", write_own_npz(tmp_path / "own.npz"),
+        "--out", tmp_path / "out", env=script_env(PATH=str(no_programs)),
+    )  # fmt: skip
+    assert [line for line in result.stdout.splitlines() if "Graphviz" in line] == [
+        "network.png not drawn: it needs Graphviz (apt install graphviz, brew install "
+        "graphviz or conda install graphviz) and pip install pydot"
+    ]
+    assert (tmp_path / "out" / "model.keras").is_file()
+    assert not (tmp_path / "out" / "network.png").exists()
+
+
+def readme_network_table():
+    """{network: its row of the README's table}, cells as text."""
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## `mnist_dense.py`", 1)[1].split("\n\n")[1]
+    rows = [
+        [cell.replace("`", "").strip() for cell in line.split("|")[1:-1]]
+        for line in table.splitlines()
+    ]
+    return {row[0].split()[0]: row for row in rows[2:]}
+
+
+@pytest.mark.parametrize("network", ["first", "dropout", "deep"])
+def test_each_network_has_the_settings_the_readme_table_gives(network):
+    import mnist_dense
+
+    _, article, layers, optimizer_and_labels, epochs_and_batch, parameters = readme_network_table()[
+        network
+    ]
+    args = mnist_dense.parse_args(["--network", network])
+    assert f"{args.epochs}, {args.batch_size}" == epochs_and_batch
+    keras = helpers.start_keras()
+    model = mnist_dense.NETWORKS[network](keras, 1)
+    optimizer, labels = optimizer_and_labels.split(", ")
+    assert type(model.optimizer).__name__.lower() == optimizer
+    sparse = model.loss == "sparse_categorical_crossentropy"
+    assert (
+        sparse == labels.startswith("integer")
+        and (model.loss == "categorical_crossentropy") != sparse
+    )
+    rates = [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    assert rates == [float(rate) for rate in re.findall(r"Dropout ([\d.]+)", layers)]
+    assert f"{model.count_params():,}" == parameters
+    assert model.name == network and article in mnist_dense.NETWORKS[network].__doc__

@@ -73,9 +73,9 @@ def test_the_readme_notebook_cells_run_in_a_jupyter_kernel_show_pictures_and_kee
         for cell in cells[1:]
     ]
     checks = [
-        "import signal; print('handler', signal.getsignal(signal.SIGINT))",
+        "import signal; print('handler', signal.getsignal(signal.SIGINT)); kept = 'mine'",
         "%run pima_binary.py --data no-such-file.csv",
-        "print('still alive'); import signal; print('handler', signal.getsignal(signal.SIGINT))",
+        "print('still alive', kept); print('handler', signal.getsignal(signal.SIGINT))",
     ]
     notebook = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell(source) for source in checks[:1] + cells + checks[1:]]
@@ -89,7 +89,7 @@ def test_the_readme_notebook_cells_run_in_a_jupyter_kernel_show_pictures_and_kee
 
     handler_before = text_of(notebook.cells[0], "stdout")
     mistake, alive = notebook.cells[-2], notebook.cells[-1]
-    assert "still alive" in text_of(alive, "stdout")
+    assert "still alive mine" in text_of(alive, "stdout")  # the user's variables outlive %run
     assert (
         text_of(alive, "stdout").splitlines()[-1] == handler_before.strip()
     )  # its own Ctrl-C handler again
