@@ -44,8 +44,9 @@ def test_a_script_changed_without_its_notebook_is_caught(tmp_path):
     assert result.returncode == 1 and "mnist_dense.py no longer has" in result.stderr
 
 
-def run_notebook(name, work, settings):
-    """Run notebooks/name alone in work, with settings in a cell after the parameters cell."""
+def run_notebook(name, work, settings, after_settings=None):
+    """Run notebooks/name alone in work, with settings in a cell after the parameters cell
+    (and after_settings after the cell of the script's settings, such as DATA_URL)."""
     shutil.copy(ROOT / "notebooks" / name, work / name)
     notebook = nbformat.read(work / name, as_version=4)
     tagged = [
@@ -55,6 +56,9 @@ def run_notebook(name, work, settings):
     defaults = notebook.cells[tagged[0]].source
     for variable in re.findall(r"^(\w+) =", settings, re.M):
         assert re.search(rf"^{variable} = ", defaults, re.M), f"no parameter {variable}"
+    if after_settings:
+        at = next(i for i, cell in enumerate(notebook.cells) if cell.get("id") == "settings")
+        notebook.cells.insert(at + 1, nbformat.v4.new_code_cell(after_settings))
     notebook.cells.insert(tagged[0] + 1, nbformat.v4.new_code_cell(settings))
     client = nbclient.NotebookClient(
         notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(work)}}
@@ -99,10 +103,17 @@ def test_the_mnist_notebook_runs_alone_learns_and_reads_licensed_digits(tmp_path
     assert metrics["test_accuracy"] == pytest.approx(accuracy, abs=1e-4)
 
 
-def test_the_pima_notebook_runs_alone_and_gives_the_scripts_numbers(tmp_path):
+def test_the_pima_notebook_downloads_runs_alone_and_gives_the_scripts_numbers(
+    tmp_path, local_server
+):
     data = shared_file("pima-indians-diabetes.data.csv")
-    shutil.copy(data, tmp_path / data.name)
-    cells = run_notebook("pima_binary.ipynb", tmp_path, f'data_file = "{data.name}"\nepochs = 30')
+    # data_file = None: keras.utils.get_file downloads the CSV, here from 127.0.0.1, and
+    # checks it by the SHA-256 in the settings cell (the published one: the same bytes).
+    local_server.files[data.name] = data.read_bytes()
+    server = f'DATA_URL = "{local_server.url}/{data.name}"'
+    cells = run_notebook("pima_binary.ipynb", tmp_path, "epochs = 30", after_settings=server)
+    assert local_server.requests == [data.name]
+    assert "pima-indians-diabetes.data.csv" in printed(cells["step-1"])
     evaluation = printed(cells["step-5"])
     accuracy = float(re.search(r"held-out rows: ([\d.]+) \(test loss ([\d.]+)", evaluation)[1])
     # Always answering 0 scores 0.649 and guessing the class share a loss of about 0.65; this
