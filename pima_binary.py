@@ -328,11 +328,6 @@ def read_labelled_csv(path, positive=None, drop_missing=False):
     return features, labels, classes
 
 
-def read_training_csv(path):
-    """Features and 0/1 labels only, as read_labelled_csv reads them with its defaults."""
-    return read_labelled_csv(path)[:2]
-
-
 def read_cells(path):
     """(header or None, rows of cells as text, line number of each row) from a CSV file."""
     try:

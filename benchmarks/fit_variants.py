@@ -51,7 +51,7 @@ def child(name, variant, data):
     else:
         import pima_binary as script
 
-        x, y = script.read_training_csv(data)
+        x, y = script.read_labelled_csv(data)[:2]
         n_val = round(0.2 * len(x))
         x_fit, y_fit, x_val, y_val = x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:]
     steps = 1 if variant == "one-step-a-call" else 50

@@ -141,7 +141,7 @@ def child(program, data, out):
             return keras
 
         helpers.start_keras = clock.timed("imports", start_keras)
-        for name in ["load_npz", "read_training_csv", "read_labelled_csv"]:
+        for name in ["load_npz", "read_labelled_csv"]:
             if hasattr(script, name):
                 setattr(script, name, clock.timed("load", getattr(script, name)))
         for name in ["digit_grid", "confusion_figure", "prediction_pictures"]:

@@ -516,8 +516,7 @@ def install_cell():
 
 
 def source_lines(text):
-    lines = text.splitlines(keepends=True)
-    return lines
+    return text.splitlines(keepends=True)
 
 
 def markdown_cell(text, cell_id):

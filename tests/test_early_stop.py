@@ -15,7 +15,7 @@ from makers import write_own_csv, write_own_npz
 
 def validation_loss_of_saved_model(csv_path, out, seed=7):
     """The validation rows as pima_binary.py draws them, read by the model it saved."""
-    features, labels = pima_binary.read_training_csv(csv_path)
+    features, labels = pima_binary.read_labelled_csv(csv_path)[:2]
     train, _ = pima_binary.stratified_split(
         labels, pima_binary.TEST_FRACTION, np.random.default_rng(seed)
     )

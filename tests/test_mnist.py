@@ -19,7 +19,6 @@ from conftest import (
     own_digit_files,
     run_ok,
     run_script,
-    script_env,
     shared_file,
 )
 from makers import write_own_npz
@@ -264,21 +263,6 @@ def test_predict_without_a_trained_model_says_how_to_train_one(tmp_path):
         f"python mnist_dense.py --out {tmp_path / 'empty'}",
     )
     assert not (tmp_path / "empty").exists()
-
-
-def test_without_graphviz_a_run_says_so_in_one_line_and_goes_on(tmp_path):
-    no_programs = tmp_path / "bin"  # a PATH where no dot program is found
-    no_programs.mkdir()
-    result = run_ok(
-        "mnist_dense.py", "--quick", "--data", write_own_npz(tmp_path / "own.npz"),
-        "--out", tmp_path / "out", env=script_env(PATH=str(no_programs)),
-    )  # fmt: skip
-    assert [line for line in result.stdout.splitlines() if "Graphviz" in line] == [
-        "network.png not drawn: it needs Graphviz (apt install graphviz, brew install "
-        "graphviz or conda install graphviz) and pip install pydot"
-    ]
-    assert (tmp_path / "out" / "model.keras").is_file()
-    assert not (tmp_path / "out" / "network.png").exists()
 
 
 def readme_network_table():

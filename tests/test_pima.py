@@ -10,7 +10,7 @@ import pytest
 
 import pima_binary
 import tutorial_helpers as helpers
-from conftest import assert_one_line_error, run_ok, run_script, script_env, shared_file
+from conftest import assert_one_line_error, run_ok, run_script, shared_file
 from makers import write_own_csv
 
 
@@ -48,7 +48,7 @@ def test_quick_run_on_own_csv_writes_a_model_that_predicts_as_the_run_did(tmp_pa
     assert "Always answering" in result.stdout and "Recall" in result.stdout
 
     # The saved model takes raw rows (normalisation is inside it) and gives what the run printed.
-    features, labels = pima_binary.read_training_csv(csv_path)
+    features, labels = pima_binary.read_labelled_csv(csv_path)[:2]
     _, test = pima_binary.stratified_split(labels, 0.2, np.random.default_rng(7))
     model = load_model(tmp_path / "out" / "model.keras")
     reloaded = model.predict(features[test][:10], verbose=0)[:, 0]
@@ -259,30 +259,6 @@ def test_predict_without_a_trained_model_says_how_to_train_one(tmp_path):
         f"python pima_binary.py --out {tmp_path / 'empty'}",
     )
     assert not (tmp_path / "empty").exists()
-
-
-def test_without_graphviz_one_line_says_how_to_install_it_and_the_run_goes_on(tmp_path):
-    empty = tmp_path / "bin"
-    empty.mkdir()  # a PATH on which there is no dot program
-    result = run_ok(
-        "pima_binary.py",
-        "--quick",
-        "--data",
-        write_own_csv(tmp_path / "own.csv"),
-        "--out",
-        tmp_path / "out",
-        env=script_env(PATH=str(empty)),
-    )
-    lines = [
-        line for line in result.stdout.splitlines() if "network.png" in line and "Graphviz" in line
-    ]
-    assert len(lines) == 1, result.stdout
-    assert all(
-        tool in lines[0]
-        for tool in ["apt install graphviz", "brew install graphviz", "conda install graphviz"]
-    )
-    assert not (tmp_path / "out" / "network.png").exists()
-    assert (tmp_path / "out" / "model.keras").is_file()
 
 
 @pytest.mark.parametrize("seed", [1, 7])

@@ -1,12 +1,15 @@
-"""Promises of the README that no run of a script checks: the published checksums, and what
-mistakes.png shows."""
+"""Promises of the README that other tests leave alone: the published checksums, what
+mistakes.png shows, a run without Graphviz."""
 
 import hashlib
 import re
 
 import numpy as np
 
-from conftest import ROOT, SHARED_DATA, shared_file
+import pytest
+
+from conftest import ROOT, SHARED_DATA, run_ok, script_env, shared_file
+from makers import own_data
 
 
 def data_sha256(script):
@@ -37,3 +40,19 @@ def test_mistakes_png_shows_the_surest_mistakes_first():
     surest = sorted(wrong, key=wrong.get, reverse=True)
     assert captions == [f"said {predicted[i]} ({wrong[i]:.0%}), is {labels[i]}" for i in surest]
     assert figure.texts[0].get_text() == "The most confident of 4 mistakes on 40 test digits"
+
+
+@pytest.mark.parametrize("script", ["mnist_dense.py", "pima_binary.py"])
+def test_without_graphviz_one_line_says_how_to_install_it_and_the_run_goes_on(tmp_path, script):
+    empty = tmp_path / "bin"
+    empty.mkdir()  # a PATH on which there is no dot program
+    result = run_ok(
+        script, "--quick", "--data", own_data(script, tmp_path), "--out", tmp_path / "out",
+        env=script_env(PATH=str(empty)),
+    )  # fmt: skip
+    assert [line for line in result.stdout.splitlines() if "Graphviz" in line] == [
+        "network.png not drawn: it needs Graphviz (apt install graphviz, brew install "
+        "graphviz or conda install graphviz) and pip install pydot"
+    ]
+    assert not (tmp_path / "out" / "network.png").exists()
+    assert (tmp_path / "out" / "model.keras").is_file()
