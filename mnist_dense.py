@@ -55,7 +55,8 @@ def main(argv=None):
     if args.quick:  # a slice, to check the set-up in seconds
         x_train, y_train = x_train[:2000], y_train[:2000]
         x_test, y_test = x_test[:500], y_test[:500]
-    keras = helpers.start_keras(args.seed)  # seeded; only now, as loading Keras takes seconds
+    # seeded; only now, as loading Keras takes seconds
+    keras = helpers.start_keras(args.seed, tensorboard=bool(args.tensorboard))
 
     ## 2. Look at the data
     print(f"Loaded {npz_path}: pixel values 0 (black) to 255 (white), labels 0-9")

@@ -64,7 +64,8 @@ def main(argv=None):
     )
     print(f"Training rows {x_train.shape}, held-out test rows {x_test.shape}")
     # The article seeds NumPy only; Keras 3 needs keras.utils.set_random_seed: the helper's.
-    keras = helpers.start_keras(args.seed)  # only now, as loading Keras takes seconds
+    # only now, as loading Keras takes seconds
+    keras = helpers.start_keras(args.seed, tensorboard=bool(args.tensorboard))
 
     ## 2. Define the model and 3. compile it: one function per article, below main()
     model = NETWORKS[args.network](keras, x_train, 1 if keras.backend.backend() == "torch" else 50)

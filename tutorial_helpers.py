@@ -147,9 +147,10 @@ def _keep_aside(path):
             )
 
 
-def start_keras(seed=None):
+def start_keras(seed=None, tensorboard=False):
     """Import Keras, say which backend it runs on when not TensorFlow, and seed it.
-    TF_CPP_MIN_LOG_LEVEL 0 or 1 shows TensorFlow's C++ log; unset, 2 or 3 hide it."""
+    TF_CPP_MIN_LOG_LEVEL 0 or 1 shows TensorFlow's C++ log; unset, 2 or 3 hide it.
+    A seeded run on JAX or PyTorch loads no TensorFlow unless it writes TensorBoard logs."""
     logging.getLogger("matplotlib").setLevel(logging.ERROR)  # a font cache it cannot write
     # JAX 0.12 warns each time it computes NumPy's 64-bit data in 32 bits, as Keras asks.
     warnings.filterwarnings("ignore", "Explicitly requested dtype", UserWarning)
@@ -179,7 +180,8 @@ def start_keras(seed=None):
         try:
             import keras
 
-            if "tensorflow" in installed:  # Keras loads it on any backend: quietly, then
+            # Keras loads TensorFlow, where installed, on any backend: quietly, then.
+            if "tensorflow" in installed and (seed is None or tensorboard):
                 import tensorflow  # noqa: F401
         except ModuleNotFoundError as error:  # the backend KERAS_BACKEND or keras.json names
             pip_name = '"jax[cpu]"' if error.name == "jax" else error.name
@@ -190,7 +192,10 @@ def start_keras(seed=None):
     if keras.backend.backend() != "tensorflow":
         print(f"Keras backend: {keras.backend.backend()} ({why})")
     if seed is not None:
-        keras.utils.set_random_seed(seed)  # Python's, NumPy's and the backend's generators
+        # Keras asks once whether TensorFlow is installed, and imports it to find out: hidden,
+        # it never loads it on JAX or PyTorch (seconds saved: benchmarks/README.md).
+        with _tensorflow_hidden():
+            keras.utils.set_random_seed(seed)  # Python's, NumPy's and the backend's generators
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
 
@@ -353,6 +358,21 @@ def learning_curves(history, best_epoch, title):
 ## Plumbing: stop signals, stdout, TensorFlow's C++ log, the lock on --out ##################
 
 _unfinished_files = set()  # temporary outputs and downloads under way: deleted on a stop
+
+
+@contextlib.contextmanager
+def _tensorflow_hidden():
+    """While it holds, importing TensorFlow fails unless it is loaded already."""
+    if "tensorflow" in sys.modules:
+        yield
+        return
+    sys.modules["tensorflow"] = None
+    try:
+        yield
+    finally:
+        del sys.modules["tensorflow"]
+
+
 _stderr_fd = 2  # where the one line goes, even while _cpp_log_hidden holds file descriptor 2
 _STOPS = {
     getattr(signal, name): text

@@ -135,8 +135,8 @@ def child(program, data, out):
         helpers = script.helpers
         clock.leave()
 
-        def start_keras(*args, start_keras=helpers.start_keras):
-            keras = start_keras(*args)
+        def start_keras(*args, start_keras=helpers.start_keras, **settings):
+            keras = start_keras(*args, **settings)
             time_keras(clock, keras)
             return keras
 

@@ -31,7 +31,7 @@ COMMON_EDITS = [
         r"args.data or keras.utils.get_file(origin=\1, file_hash=\2)",
     ),
     (
-        r"keras = helpers\.start_keras\(args\.seed\).*",
+        r"keras = helpers\.start_keras\(args\.seed.*",
         "keras.utils.set_random_seed(seed)  # Python's, NumPy's and the backend's random numbers\n"
         'if keras.backend.backend() == "tensorflow":  # and the same sums in the same order\n'
         "    import tensorflow as tf\n\n"

@@ -7,8 +7,8 @@
 The tests use it to point the scripts' downloads at a server on 127.0.0.1 that they start,
 and to shorten the download time-outs. The run goes through tutorial_helpers.run, as a
 script's own does: one line for a UserError, the same exit codes. --report-backend: once
-main() has returned, a last line on stdout names the backend the script's Keras ran on,
-"harness: keras backend NAME".
+main() has returned, a last line on stdout names the backend the script's Keras ran on and
+whether TensorFlow was imported, "harness: keras backend NAME; tensorflow loaded: yes|no".
 """
 
 import ast
@@ -39,7 +39,8 @@ else:
             keras = sys.modules.get("keras")
             print(
                 "harness: keras backend "
-                f"{keras.backend.backend() if keras else 'none: not imported'}"
+                f"{keras.backend.backend() if keras else 'none: not imported'}; "
+                f"tensorflow loaded: {'yes' if 'tensorflow' in sys.modules else 'no'}"
             )
 
     helpers.run(main)

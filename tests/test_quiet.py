@@ -135,13 +135,17 @@ def backend(name):
 
 
 def run_ok_reporting_the_backend(script, *args, env):
-    """A run as run_ok's, through the harness, which names the backend Keras ran on; its stdout."""
+    """A run as run_ok's, through the harness: its stdout, the backend Keras ran on, and whether
+    TensorFlow was imported."""
     result = run_patched(["--report-backend"], script, *args, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr == ""
     *output, report = result.stdout.splitlines()
     assert report.startswith("harness: keras backend "), result.stdout[-2000:]
-    return "\n".join(output), report.removeprefix("harness: keras backend ")
+    ran_on, tensorflow_loaded = report.removeprefix("harness: keras backend ").split(
+        "; tensorflow loaded: "
+    )
+    return "\n".join(output), ran_on, tensorflow_loaded == "yes"
 
 
 @pytest.mark.parametrize("name", ["jax", "torch"])
@@ -155,11 +159,12 @@ def test_quick_runs_on_other_backends_really_run_there_quiet_and_reproducible(
         script, "--quick", "--epochs", 2, "--data", data, "--out", tmp_path / "first", env=env
     )
     assert "Epoch 2/2" in result.stdout
-    stdout, ran_on = run_ok_reporting_the_backend(
+    stdout, ran_on, tensorflow_loaded = run_ok_reporting_the_backend(
         script, "--quick", "--epochs", 2, "--data", data, "--out", tmp_path / "again", env=env
     )
     assert "Epoch 2/2" in stdout
     assert ran_on == name  # not TensorFlow, whatever the script did with KERAS_BACKEND
+    assert not tensorflow_loaded  # seconds of start-up a run on this backend does not need
     first, again = (
         json.loads((tmp_path / run / "metrics.json").read_text()) for run in ["first", "again"]
     )
@@ -175,7 +180,7 @@ def test_the_backend_named_in_keras_json_is_used_and_said(tmp_path):
     keras_home = tmp_path / "keras-home"
     keras_home.mkdir()
     (keras_home / "keras.json").write_text(json.dumps({"backend": "jax"}))
-    stdout, ran_on = run_ok_reporting_the_backend(
+    stdout, ran_on, _ = run_ok_reporting_the_backend(
         "pima_binary.py",
         "--quick",
         "--data",
@@ -216,7 +221,7 @@ def test_a_model_trained_on_tensorflow_predicts_the_same_on_other_backends(tmp_p
     probabilities = {}
     for who, settings in [("tensorflow", script_env()), (name, env)]:
         # Each backend writes to a folder of its own: a run that wrote nothing leaves no file.
-        _, ran_on = run_ok_reporting_the_backend(
+        _, ran_on, _ = run_ok_reporting_the_backend(
             "pima_binary.py",
             "--predict",
             new_rows,
