@@ -1,4 +1,5 @@
-"""Fixtures shared by the tests: running a script as a user does, real data, a local server."""
+"""Fixtures shared by the tests: running a script as a user does, real data, a local server,
+untrained models, a folder that cannot be written."""
 
 import atexit
 import contextlib
@@ -83,12 +84,21 @@ def run_patched(settings, *command, env=None, timeout=300):
     )
 
 
+def assert_succeeded(result):
+    """A finished run that succeeded: exit 0 and nothing at all on stderr."""
+    assert result.returncode == 0, ((result.stdout or "")[-2000:], result.stderr[-3000:])
+    assert result.stderr == "", result.stderr[-3000:]  # no traceback, no TensorFlow log, no warning
+    return result
+
+
 def run_ok(script, *args, env=None, **popen):
     """Run a script that should succeed: exit 0 and nothing at all on stderr."""
-    result = run_script(script, *args, env=env, **popen)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stderr == ""  # no traceback, no TensorFlow log, no warning
-    return result
+    return assert_succeeded(run_script(script, *args, env=env, **popen))
+
+
+def run_predict(script, model, out, *inputs, **popen):
+    """Run script --predict on inputs with the given model, writing to out."""
+    return run_script(script, "--predict", *inputs, "--model", model, "--out", out, **popen)
 
 
 def assert_one_line_error(result, *expected, code=1):
@@ -141,6 +151,79 @@ def wait_for_line(process, text, seconds=300):
         f"no line with {text!r}: the process {ending} (within {seconds} s); its last "
         f"lines:\n{''.join(lines[-30:])}{unread.decode(errors='replace')}\nstderr:\n{stderr[-3000:]}"
     )
+
+
+def run_under(prefix, *command):
+    """Run command after a prefix such as read_only's (none: []), as run_script does."""
+    return subprocess.run(
+        [*prefix, *map(str, command)], capture_output=True, text=True, timeout=600, env=script_env()
+    )
+
+
+@pytest.fixture
+def read_only():
+    """read_only(folder): a command prefix under which folder cannot be written. As root, whom
+    file modes do not stop, that is a read-only mount in a mount namespace of the child's own."""
+    made = []
+
+    def prefix(folder):
+        if os.geteuid() != 0:
+            made.append(folder)
+            folder.chmod(0o555)
+            return []
+        if not shutil.which("unshare") or subprocess.run(["unshare", "-m", "true"]).returncode:
+            pytest.skip("as root, a folder root cannot write needs unshare -m (util-linux)")
+        mount = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" "$0" && exec "$@"'
+        return ["unshare", "-m", "sh", "-c", mount, str(folder)]
+
+    yield prefix
+    for folder in made:
+        folder.chmod(0o755)  # so that pytest can delete it
+
+
+UNTRAINED_MODELS_PROGRAM = """
+import sys
+import keras
+
+L = keras.layers
+def sequential(shape, *layers):
+    return keras.Sequential([keras.Input(shape=shape), *layers])
+
+folder = sys.argv[1]
+keras.utils.set_random_seed(0)
+sequential((784,), L.Dense(10, activation="softmax")).save(f"{folder}/mnist.keras")
+sequential((8,), L.Dense(1, activation="sigmoid")).save(f"{folder}/pima.keras")
+sequential((784,), L.Dense(1, activation="sigmoid")).save(f"{folder}/mnist_784_to_1.keras")
+sequential((784,), L.Dense(2, activation="softmax")).save(f"{folder}/mnist_784_to_2.keras")
+a, b = keras.Input(shape=(8,)), keras.Input(shape=(8,))
+keras.Model([a, b], L.Dense(1, activation="sigmoid")(L.Concatenate()([a, b]))).save(
+    f"{folder}/two_inputs.keras")
+a = keras.Input(shape=(8,))
+keras.Model(a, [L.Dense(1, activation="sigmoid")(a), L.Dense(1, activation="sigmoid")(a)]).save(
+    f"{folder}/two_outputs.keras")
+sequential((28, 28), L.Flatten(), L.Dense(1, activation="sigmoid")).save(
+    f"{folder}/image_input.keras")
+# No activation and a large bias: outputs far above 1, which are no probabilities.
+sequential((8,), L.Dense(1, bias_initializer=keras.initializers.Constant(50.0))).save(
+    f"{folder}/linear.keras")
+"""
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory):
+    """{name: path} of small untrained Keras models for --predict, made once in one process on
+    the scripts' backend: what they are for is how the scripts treat files, streams and
+    shapes, not what they predict."""
+    folder = tmp_path_factory.mktemp("models")
+    result = subprocess.run(
+        [sys.executable, "-c", UNTRAINED_MODELS_PROGRAM, str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=script_env(TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {path.stem: path for path in folder.glob("*.keras")}
 
 
 def as_from_a_terminal():

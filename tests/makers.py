@@ -1,5 +1,9 @@
-"""Data files the tests make: one's own digits (.npz) and table (CSV), of the kinds the
-scripts take, small enough to train on in seconds."""
+"""Files the tests make and read: one's own digits (.npz) and table (CSV), of the kinds the
+scripts take and small enough to train on in seconds; digits drawn as a pen draws them; and
+the CSV files the scripts write, read back."""
+
+import csv
+import io
 
 import numpy as np
 
@@ -39,8 +43,64 @@ def write_own_csv(path, rows=80, seed=0, header="a,b,c,d,e,outcome", bom=False):
     return path
 
 
+# What every training run writes to --out (network.png too where Graphviz is installed).
+TRAINING_OUTPUTS = {"model.keras", "metrics.json", "history.png"}
+
+
 def own_data(script, tmp_path, name=None):
     """A good data file of the kind the script takes."""
     if script == "pima_binary.py":
         return write_own_csv(tmp_path / (name or "own.csv"))
     return write_own_npz(tmp_path / (name or "own.npz"))
+
+
+def csv_rows(path):
+    """The rows of a CSV the scripts wrote, each a list of its cells as text."""
+    with open(path, newline="", encoding="utf-8", errors="surrogateescape") as file:
+        return list(csv.reader(file))
+
+
+# Each digit is one stroke of the pen, through these points: (x, y) as shares of the width and
+# height of the square it is drawn in.
+DIGIT_STROKES = {
+    "1": [(1 / 3, 0.30), (1 / 2, 0.15), (1 / 2, 0.85)],  # a flag: not the same turned over
+    "7": [(4 / 15, 1 / 5), (11 / 15, 1 / 5), (7 / 15, 13 / 15)],  # neither symmetric nor centred
+}
+
+
+def draw_digit(digit="1", size=100, width=None, ink=0, paper=255, canvas=None, shift=(0, 0)):
+    """A `digit` ("1" or "7") drawn with Pillow's pen: a uint8 array, (rows, columns[, channels]).
+
+    size: the side of the square the digit is drawn in, or its (width, height). width: the
+    pen's, in pixels (a twelfth of the height unless given). ink and paper: a grey level, or a
+    tuple of 2, 3 or 4 values for grey and alpha, RGB or RGBA (ink in the alpha channel only:
+    ink=(0, 0, 0, 255), paper=(0, 0, 0, 0)). canvas: the page's (width, height), the square at
+    its top-left corner moved by `shift` pixels; the square itself unless given.
+    """
+    from PIL import Image, ImageDraw
+
+    across, down = (size, size) if isinstance(size, int) else size
+    channels = 1 if isinstance(paper, int) else len(paper)
+    image = Image.new(
+        {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels], canvas or (across, down), paper
+    )
+    points = [
+        (round(x * across) + shift[0], round(y * down) + shift[1]) for x, y in DIGIT_STROKES[digit]
+    ]
+    pen = width or max(3, down // 12)
+    ImageDraw.Draw(image).line(points, fill=ink, width=pen, joint="curve")
+    return np.asarray(image)
+
+
+def write_image(path, pixels, **options):
+    """Save a uint8 (or uint16, float32) array as an image; `path` may be a file object, then
+    with format= among the options. Returns path."""
+    from PIL import Image
+
+    Image.fromarray(pixels).save(path, **options)
+    return path
+
+
+def png_bytes(pixels):
+    """The PNG file of the array, as bytes: what a browser posts."""
+    return write_image(io.BytesIO(), pixels, format="PNG").getvalue()

@@ -8,20 +8,14 @@ the digit fitting 20x20 pixels, its centre of mass at the centre of 28x28.
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image
 
+from makers import draw_digit
 from own_digits import open_image, prepare_digit  # mnist_dense imports only NumPy at first
 
-# A 7: a bar and a slanted stroke, so that it is neither symmetric nor centred in its box.
-SEVEN = [(400, 300), (1100, 300), (700, 1300)]
-
-
-def seven(canvas=(1500, 1500), width=120, ink=0, paper=255, shift=(0, 0)):
-    """A 7 drawn with a pen `width` pixels wide (120: MNIST's weight, an eighth of its height)."""
-    image = Image.new("L", canvas, paper)
-    points = [(x + shift[0], y + shift[1]) for x, y in SEVEN]
-    ImageDraw.Draw(image).line(points, fill=ink, width=width, joint="curve")
-    return image
+# A 7 (a bar and a slanted stroke: neither symmetric nor centred in its box) in a 1500-pixel
+# square, drawn with a pen 120 pixels wide: MNIST's weight, an eighth of the digit's height.
+SEVEN = dict(digit="7", size=1500, width=120)
 
 
 def centre_of_mass(digit):
@@ -43,18 +37,24 @@ def lit(digit):
 
 
 def test_dark_ink_on_light_paper_and_light_on_dark_give_the_same_mnist_digit():
-    dark_on_light = prepare_digit(seven(ink=0, paper=255))
-    light_on_dark = prepare_digit(seven(ink=255, paper=0))
+    dark_on_light = prepare_digit(Image.fromarray(draw_digit(**SEVEN, ink=0, paper=255)))
+    light_on_dark = prepare_digit(Image.fromarray(draw_digit(**SEVEN, ink=255, paper=0)))
     assert dark_on_light.shape == (28, 28) and dark_on_light.dtype == np.float32
     assert dark_on_light.min() == 0 and dark_on_light.max() == 1  # white ink on black, 0 to 1
     assert_same_digit(light_on_dark, dark_on_light)
     # Grey paper and grey ink too: the paper's grey is taken away, not only inverted.
-    assert_same_digit(prepare_digit(seven(ink=60, paper=200)), dark_on_light)
+    assert_same_digit(
+        prepare_digit(Image.fromarray(draw_digit(**SEVEN, ink=60, paper=200))), dark_on_light
+    )
 
 
 @pytest.mark.parametrize("shift", [(0, 0), (-350, 150)], ids=["centred", "off-centre on the page"])
 def test_the_digit_fits_20x20_and_its_centre_of_mass_is_at_the_centre(shift):
-    digit = prepare_digit(seven(canvas=(2000, 1700), shift=(300 + shift[0], 100 + shift[1])))
+    digit = prepare_digit(
+        Image.fromarray(
+            draw_digit(**SEVEN, canvas=(2000, 1700), shift=(300 + shift[0], 100 + shift[1]))
+        )
+    )
     rows, columns = np.nonzero(digit > 0.05)
     height, width = np.ptp(rows) + 1, np.ptp(columns) + 1
     assert max(height, width) in (19, 20) and min(height, width) <= 20, (
@@ -70,14 +70,17 @@ def test_the_digit_fits_20x20_and_its_centre_of_mass_is_at_the_centre(shift):
 
 def test_ink_only_in_the_alpha_channel_is_read():
     """A drawing app's export: every pixel black, the ink only in its opacity."""
-    opacity = ImageOps.invert(seven())  # opaque where the ink is
-    black = Image.new("L", opacity.size, 0)
-    transparent_drawing = Image.merge("RGBA", [black, black, black, opacity])
-    assert_same_digit(prepare_digit(transparent_drawing), prepare_digit(seven()))
+    expected = prepare_digit(Image.fromarray(draw_digit(**SEVEN)))
+    # Opaque where the ink is, transparent elsewhere.
+    transparent_drawing = Image.fromarray(
+        draw_digit(**SEVEN, ink=(0, 0, 0, 255), paper=(0, 0, 0, 0))
+    )
+    assert transparent_drawing.mode == "RGBA"
+    assert_same_digit(prepare_digit(transparent_drawing), expected)
     # The same with the ink white on a transparent page.
-    white = Image.new("L", opacity.size, 255)
-    white_drawing = Image.merge("LA", [white, opacity])
-    assert_same_digit(prepare_digit(white_drawing), prepare_digit(seven()))
+    white_drawing = Image.fromarray(draw_digit(**SEVEN, ink=(255, 255), paper=(255, 0)))
+    assert white_drawing.mode == "LA"
+    assert_same_digit(prepare_digit(white_drawing), expected)
 
 
 @pytest.mark.parametrize(
@@ -89,7 +92,9 @@ def test_a_photo_stored_sideways_with_an_exif_orientation_is_read_upright(
     tmp_path, orientation, stored_as
 ):
     """Phones store a photo as the sensor saw it and an EXIF tag saying how to turn it."""
-    upright = seven(canvas=(1600, 1600)).convert("RGB")
+    upright = Image.fromarray(
+        draw_digit(**SEVEN, canvas=(1600, 1600), ink=(0, 0, 0), paper=(255, 255, 255))
+    )
     upright.save(tmp_path / "upright.jpg", quality=95)
     exif = Image.Exif()
     exif[0x0112] = (
@@ -108,8 +113,9 @@ def test_a_photo_stored_sideways_with_an_exif_orientation_is_read_upright(
 def test_a_thin_pen_line_on_a_big_page_is_thickened_to_mnists_weight():
     """A 1-pixel line on a 1500-pixel page shrinks to a twentieth of a pixel in 20x20, and
     fades away unless thickened; MNIST's strokes are 2 to 3 pixels wide and white."""
-    thick = prepare_digit(seven(width=120))  # a pen an eighth of the digit's height: MNIST's weight
-    thin = prepare_digit(seven(width=1))
+    # SEVEN's pen, an eighth of the digit's height: MNIST's weight.
+    thick = prepare_digit(Image.fromarray(draw_digit(**SEVEN)))
+    thin = prepare_digit(Image.fromarray(draw_digit(**{**SEVEN, "width": 1})))
     assert lit(thick) >= 60, lit(thick)  # a stroke 2 to 3 pixels wide along the whole 7
     # Measured: 84 lit pixels for the thick pen; the thin line, before the fix in
     # prepare_digit, 4 (thickened, but left grey: at most 0.56).

@@ -6,7 +6,6 @@ import concurrent.futures
 import contextlib
 import csv
 import http.client
-import io
 import json
 import queue
 import re
@@ -26,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
 
 import own_digits
 from conftest import (
@@ -38,23 +36,12 @@ from conftest import (
     script_env,
     shared_file,
 )
-from makers import write_own_npz
+from makers import draw_digit, png_bytes, write_own_npz
 
 CTRL_C_LINE = "interrupted (Ctrl-C): stopped before the end; no output file was left half-written"
-SEVEN = [(80, 70), (200, 70), (120, 220)]  # one stroke on the 280x280 canvas: a 7
-
-
-def png_of(image):
-    data = io.BytesIO()
-    image.save(data, format="PNG")
-    return data.getvalue()
-
-
-def drawn_seven():
-    """A 7 as the page draws it: white ink, as wide as a marker, on a black 280x280 canvas."""
-    image = Image.new("RGB", (280, 280), "black")
-    ImageDraw.Draw(image).line(SEVEN, fill="white", width=18, joint="curve")
-    return png_of(image)
+SEVEN = [(80, 70), (200, 70), (120, 220)]  # the browser test's stroke on the 280x280 canvas: a 7
+# A 7 as the page draws it: white ink, as wide as a marker, on a black 280x280 canvas; a PNG.
+DRAWN_SEVEN = png_bytes(draw_digit("7", size=280, width=18, ink=(255,) * 3, paper=(0,) * 3))
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +177,7 @@ def test_the_server_listens_on_127_0_0_1_only(server_process):
 
 
 def blank_canvas():
-    return png_of(Image.new("RGB", (280, 280), "black"))
+    return png_bytes(np.zeros((280, 280, 3), "uint8"))
 
 
 # Each bad request: what is sent (a function of the server's port), the status, and a piece
@@ -208,7 +195,7 @@ BAD_REQUESTS = {
     # for it.
     "over 5 MB": (lambda port: predict(length=5 * 1024 * 1024 + 1), 413, "at most"),
     "other host": (
-        lambda port: predict(drawn_seven(), headers={"Host": f"attacker.example:{port}"}),
+        lambda port: predict(DRAWN_SEVEN, headers={"Host": f"attacker.example:{port}"}),
         403,
         "only http://127.0.0.1",
     ),
@@ -223,7 +210,7 @@ BAD_REQUESTS = {
         "nothing at /model.keras",
     ),
     "POST elsewhere": (
-        lambda port: dict(method="POST", path="/", body=drawn_seven()),
+        lambda port: dict(method="POST", path="/", body=DRAWN_SEVEN),
         404,
         "nothing at /",
     ),
@@ -237,7 +224,7 @@ def test_a_bad_request_gets_its_status_and_the_server_goes_on(server, name):
     assert answer[0] == status, answer
     assert set(answer[1]) == {"error"} and error in answer[1]["error"], answer
     assert "\n" not in answer[1]["error"]
-    status, answer = ask(server, "POST", "/predict", drawn_seven())  # still serving
+    status, answer = ask(server, "POST", "/predict", DRAWN_SEVEN)  # still serving
     assert status == 200, answer
     assert_reads_a_digit(answer)
 
@@ -260,7 +247,7 @@ def test_only_the_pages_own_origin_may_post_a_drawing(server, name):
     origin, status = ORIGINS[name]
     port = port_of(server)
     headers = {} if origin is None else {"Origin": origin.format(port=port, other_port=port + 1)}
-    answer = ask(server, "POST", "/predict", drawn_seven(), headers=headers)
+    answer = ask(server, "POST", "/predict", DRAWN_SEVEN, headers=headers)
     assert answer[0] == status, answer
     if status == 403:
         assert "other pages" in answer[1]["error"], answer
@@ -321,7 +308,7 @@ def test_clients_that_stall_are_dropped_within_a_bounded_time(model_folder):
             held = dict(
                 zip(stalling, pool.map(lambda sent: seconds_held(port, *sent), stalling.values()))
             )
-            status, answer = ask(url, "POST", "/predict", drawn_seven())  # meanwhile, served
+            status, answer = ask(url, "POST", "/predict", DRAWN_SEVEN)  # meanwhile, served
         assert status == 200, answer
         assert all(seconds is not None for seconds in held.values()), held
         process.send_signal(signal.SIGINT)
@@ -330,7 +317,7 @@ def test_clients_that_stall_are_dropped_within_a_bounded_time(model_folder):
 
 
 def test_50_drawings_posted_at_once_are_all_answered(server):
-    drawing, at_once = drawn_seven(), threading.Barrier(50)
+    drawing, at_once = DRAWN_SEVEN, threading.Barrier(50)
 
     def post(_):
         at_once.wait()
@@ -384,7 +371,7 @@ def test_three_pngs_of_177_megapixels_at_once_are_refused_without_being_decoded(
 
 def test_a_png_gets_the_same_numbers_by_post_and_by_predict(server, model_folder, tmp_path):
     seven = tmp_path / "seven.png"
-    seven.write_bytes(drawn_seven())
+    seven.write_bytes(DRAWN_SEVEN)
     status, answer = ask(server, "POST", "/predict", seven.read_bytes())
     assert status == 200, answer
     assert_reads_a_digit(answer)
@@ -410,7 +397,7 @@ def test_a_png_gets_the_same_numbers_by_post_and_by_predict(server, model_folder
 
 def test_ctrl_c_stops_the_server_in_one_line(model_folder):
     with drawing_server(model_folder) as (process, url):
-        assert ask(url, "POST", "/predict", drawn_seven())[0] == 200  # the model has read a digit
+        assert ask(url, "POST", "/predict", DRAWN_SEVEN)[0] == 200  # the model has read a digit
         assert ask(url, "GET", "/favicon.ico")[0] == 404
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)

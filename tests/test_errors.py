@@ -270,6 +270,14 @@ def test_bad_flags_get_argparse_errors(tmp_path, script, flags, expected):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("script", ["mnist_dense.py", "pima_binary.py"])
+def test_epochs_x_says_invalid_whole_number(script):
+    """A flag that is no whole number is named in plain words, not as Python's int."""
+    result = run_script(script, "--epochs", "x")
+    line = assert_one_line_error(result, code=2)
+    assert line == f"{script}: error: argument --epochs: invalid whole number: 'x'"
+
+
 @pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])
 def test_out_that_cannot_be_written_fails_before_training(tmp_path, script):
     blocker = tmp_path / "a-file"

@@ -1,4 +1,5 @@
 """tutorial_helpers: downloads for real against a server on 127.0.0.1 that the test starts,
+a changed copy of the user's in data/ never lost (online, offline, in a read-only folder),
 and outputs that appear whole or not at all."""
 
 import hashlib
@@ -19,10 +20,13 @@ from conftest import (
     ROOT,
     as_from_a_terminal,
     assert_one_line_error,
+    assert_succeeded,
     run_patched,
+    run_under,
     script_env,
     wait_for_line,
 )
+from makers import write_own_csv
 
 BODY = b"6,148,72,35,0,33.6,0.627,50,1\n" * 2000
 SHA256 = hashlib.sha256(BODY).hexdigest()
@@ -206,6 +210,63 @@ def test_offline_a_differing_copy_of_the_users_is_kept_and_can_be_used_with_data
     )
     assert own_copy.read_bytes() == BODY + b"\n"
     assert files_in(data_dir) == [own_copy.name]
+
+
+def test_online_a_changed_copy_in_data_is_kept_under_a_printed_name(local_server, tmp_path):
+    published = write_own_csv(tmp_path / "published.csv", header=None).read_bytes()
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    own_copy = data_dir / "pima-indians-diabetes.data.csv"
+    own_copy.write_bytes(published + b"1,2,3,4,5,1\n0,1,2,3,4,0\n")  # two rows added
+    own_copy.chmod(0o644)
+    local_server.files[own_copy.name] = published
+    url, sha256 = f"{local_server.url}/{own_copy.name}", hashlib.sha256(published).hexdigest()
+    settings = [f"pima_binary.DATA_URL={url!r}", f"pima_binary.DATA_SHA256={sha256!r}"]
+    result = subprocess.run(
+        [sys.executable, HARNESS, *settings, "--", "pima_binary.py", "--quick"]
+        + ["--data-dir", data_dir, "--out", tmp_path / "out"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=script_env(),
+        preexec_fn=lambda: os.umask(0o022),
+    )
+    assert_succeeded(result)
+    kept = data_dir / f"{own_copy.name}.yours-{time.strftime('%Y-%m-%d')}"
+    assert f"yours is kept as {kept}; to use it, pass --data {kept}" in result.stdout
+    assert kept.read_bytes() == published + b"1,2,3,4,5,1\n0,1,2,3,4,0\n"  # not a byte lost
+    assert own_copy.read_bytes() == published
+    assert stat.S_IMODE(own_copy.stat().st_mode) == 0o644  # a normal file's, not 0600
+    assert sorted(path.name for path in data_dir.iterdir()) == [own_copy.name, kept.name]
+
+
+def test_offline_a_changed_copy_in_a_read_only_data_dir_is_named_with_data_file(
+    tmp_path, closed_port, read_only
+):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    own_copy = data_dir / "pima-indians-diabetes.data.csv"
+    own_copy.write_bytes(write_own_csv(tmp_path / "own.csv", header=None).read_bytes())
+    url = f"http://127.0.0.1:{closed_port}/{own_copy.name}"
+    settings = [f"pima_binary.DATA_URL={url!r}", f"pima_binary.DATA_SHA256={'0' * 64!r}"]
+    result = run_under(
+        read_only(data_dir),
+        sys.executable,
+        HARNESS,
+        *settings,
+        "--",
+        "pima_binary.py",
+        "--quick",
+        "--data-dir",
+        data_dir,
+        "--out",
+        tmp_path / "out",
+    )
+    line = assert_one_line_error(
+        result, f"{own_copy} differs from the published file", f"pass --data {own_copy}"
+    )
+    assert ".part" not in line  # the temporary file it could not make is no business of yours
+    assert [path.name for path in data_dir.iterdir()] == [own_copy.name]
 
 
 def test_two_runs_downloading_into_one_folder_at_once_both_succeed(

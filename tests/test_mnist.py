@@ -21,7 +21,7 @@ from conftest import (
     run_script,
     shared_file,
 )
-from makers import write_own_npz
+from makers import draw_digit, write_image, write_own_npz
 
 PICTURES = ["samples.png", "history.png", "predictions.png", "mistakes.png", "confusion.png"]
 
@@ -160,17 +160,6 @@ def test_default_network_on_real_digits_reaches_96_percent_and_reads_handwriting
     assert naive_share(tmp_path, files) <= share - 0.4  # measured: 7 of 40
 
 
-def a_seven(path):
-    """A 7 drawn dark on light: not symmetric, so that a digit read transposed reads otherwise."""
-    image = np.ones((60, 50))
-    image[10:15, 10:40] = 0  # the bar
-    for row in range(15, 52):
-        column = 40 - (row - 15) * 22 // 37
-        image[row, column - 3 : column + 2] = 0  # the slanted stroke
-    matplotlib.image.imsave(path, image, cmap="gray", vmin=0, vmax=1)
-    return path
-
-
 # Test accuracy after 2 epochs on the 10,000-digit stand-in, seed 7, measured on a 2-core
 # machine: first 0.9485, dropout 0.9415, deep 0.9520. Each must stay within a point of its own.
 AFTER_2_EPOCHS = {"first": 0.9485, "dropout": 0.9415, "deep": 0.9520}
@@ -200,7 +189,8 @@ def test_each_network_reaches_its_measured_accuracy_in_2_epochs_and_predict_give
 
     # --predict reads a digit with the model as the script saved it: 784 numbers for first
     # and dropout, 28x28 for deep, the shape read from the model.
-    digit = a_seven(tmp_path / "seven.png")
+    # A 7 drawn dark on light: not symmetric, so that a digit read transposed reads otherwise.
+    digit = write_image(tmp_path / "seven.png", draw_digit("7", size=(50, 60), width=5))
     run_ok("mnist_dense.py", "--predict", digit, "--out", tmp_path)
     with open(tmp_path / "own_predictions.csv", newline="") as file:
         (written,) = list(csv.DictReader(file))
@@ -255,7 +245,7 @@ def test_predict_bad_images_get_one_line_and_write_nothing(tmp_path, make, expec
 
 def test_predict_without_a_trained_model_says_how_to_train_one(tmp_path):
     digit = tmp_path / "digit.png"
-    matplotlib.image.imsave(digit, np.pad(np.eye(40), 10), cmap="gray")
+    write_image(digit, draw_digit("7", size=60, ink=255, paper=0))
     result = run_script("mnist_dense.py", "--predict", digit, "--out", tmp_path / "empty")
     assert_one_line_error(
         result,

@@ -6,10 +6,9 @@ import shutil
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
 
 from conftest import ROOT, script_env
-from makers import write_own_csv, write_own_npz
+from makers import draw_digit, write_image, write_own_csv, write_own_npz
 
 nbformat = pytest.importorskip("nbformat", reason="nbformat is in requirements-dev.txt")
 nbclient = pytest.importorskip("nbclient", reason="nbclient is in requirements-dev.txt")
@@ -21,12 +20,6 @@ def readme_cells():
     readme = (ROOT / "README.md").read_text()
     section = readme.split("<!-- notebook -->", 1)[1].split("\n## ", 1)[0]
     return re.findall(r"```python\n(.*?)```", section, re.S)
-
-
-def draw_a_one(path):
-    image = Image.new("L", (200, 200), 255)
-    ImageDraw.Draw(image).line([(100, 30), (100, 170)], fill=0, width=14)
-    image.save(path)
 
 
 def outputs_of(cell):
@@ -60,7 +53,7 @@ def test_the_readme_notebook_cells_run_in_a_jupyter_kernel_show_pictures_and_kee
     ]:
         shutil.copy(ROOT / name, work / name)
     npz, csv = write_own_npz(tmp_path / "digits.npz"), write_own_csv(tmp_path / "patients.csv")
-    draw_a_one(work / "my_digit.jpg")
+    write_image(work / "my_digit.jpg", draw_digit(size=200, width=14))
     cells = readme_cells()
     assert len(cells) >= 3, "the README's notebook section lost its cells"
     # No internet here: the training cells read the same kind of data from local files. The
@@ -156,7 +149,7 @@ def test_the_readme_photo_cell_reads_names_with_spaces_quotes_and_dollars(tmp_pa
         shutil.copy(ROOT / name, tmp_path / name)
     names = ["IMG 2041.png", "it's.png", "$HOME {x}.png"]
     for name in names:
-        draw_a_one(tmp_path / name)
+        write_image(tmp_path / name, draw_digit(size=200, width=14))
     npz = write_own_npz(tmp_path / "digits.npz")
     [photo_cell] = [cell for cell in readme_cells() if "photos" in cell]
     assert 'photos = ["my_digit.jpg"]' in photo_cell

@@ -1,6 +1,5 @@
 """pima_binary.py end to end, as a user runs it: training, honest figures, --predict."""
 
-import csv
 import json
 import re
 import shutil
@@ -11,7 +10,7 @@ import pytest
 import pima_binary
 import tutorial_helpers as helpers
 from conftest import assert_one_line_error, run_ok, run_script, shared_file
-from makers import write_own_csv
+from makers import csv_rows, write_own_csv
 
 
 def printed_probabilities(stdout):
@@ -136,11 +135,6 @@ def test_epochs_given_with_quick_is_honoured(tmp_path):
     assert "Epoch 3/3" in result.stdout
 
 
-def read_predictions(path):
-    with open(path, newline="") as file:
-        return list(csv.reader(file))
-
-
 @pytest.fixture(scope="module")
 def trained_model(tmp_path_factory):
     """A model trained by a quick run on a CSV of one's own with 5 features."""
@@ -188,7 +182,7 @@ def test_predict_new_rows_shows_and_writes_what_the_model_gives_with_labels_and_
     new_rows = write_own_csv(tmp_path / "new.csv", rows=25, seed=1, header="a,b,c,d,e,label")
 
     result = run_ok("pima_binary.py", "--predict", new_rows, "--out", out)
-    table = read_predictions(out / "own_predictions.csv")
+    table = csv_rows(out / "own_predictions.csv")
     assert table[0] == ["a", "b", "c", "d", "e", "label", "probability", "predicted"]
     written = np.array(table[1:], dtype="float64")
     rows = np.loadtxt(new_rows, delimiter=",", skiprows=1)
@@ -212,7 +206,7 @@ def test_predict_new_rows_shows_and_writes_what_the_model_gives_with_labels_and_
     # Without the label column, and without a header: the same probabilities.
     np.savetxt(tmp_path / "bare.csv", rows[:, :5], delimiter=",", fmt="%.4f")
     result = run_ok("pima_binary.py", "--predict", tmp_path / "bare.csv", "--out", out)
-    table = read_predictions(out / "own_predictions.csv")
+    table = csv_rows(out / "own_predictions.csv")
     assert table[0] == [*(f"feature_{i}" for i in range(1, 6)), "probability", "predicted"]
     np.testing.assert_array_equal(
         np.array(table[1:], dtype="float64")[:, 5].astype("float32"), expected

@@ -1,4 +1,5 @@
-"""Nothing lost, nothing half-written: stop signals during a run, writes that fail after
+"""Nothing lost, nothing half-written: stop signals during a run and in its first second, a
+program of one's own that imports a script keeping its handlers, writes that fail after
 training, and the same numbers for the same seed."""
 
 import fcntl
@@ -7,6 +8,7 @@ import os
 import resource
 import shutil
 import signal
+import subprocess
 import sys
 
 import pytest
@@ -15,6 +17,7 @@ from conftest import (
     ROOT,
     as_from_a_terminal,
     assert_one_line_error,
+    assert_succeeded,
     run_ok,
     run_script,
     script_env,
@@ -80,6 +83,81 @@ def test_ctrl_c_while_keras_loads_is_one_line(tmp_path, start_process):
     assert stderr.splitlines() == [
         "interrupted (Ctrl-C): stopped before the end; no output file was left half-written"
     ]
+
+
+# Runs a script as Python would (as __main__, its folder first on the path), and sends the
+# process a signal the moment the script starts importing NumPy: the first second of a run,
+# before main() has begun, at a point that does not depend on the machine's speed.
+SIGNAL_AT_NUMPY = """
+import os, runpy, signal, sys
+
+class SignalAtNumPy:
+    def find_spec(self, name, path=None, target=None):
+        if name == "numpy":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), getattr(signal, signal_name))
+
+signal_name, script, sys.argv = sys.argv[1], sys.argv[2], sys.argv[2:]
+sys.path.insert(0, os.path.dirname(script))
+sys.meta_path.insert(0, SignalAtNumPy())
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize(
+    "signal_name, said",
+    [
+        ("SIGINT", "interrupted (Ctrl-C)"),
+        ("SIGTERM", "stopped (SIGTERM)"),
+        ("SIGHUP", "stopped (SIGHUP: the terminal closed)"),
+    ],
+)
+@pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])
+def test_a_signal_while_the_script_imports_numpy_is_one_line(tmp_path, script, signal_name, said):
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            SIGNAL_AT_NUMPY,
+            signal_name,
+            str(ROOT / script),
+            "--quick",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=script_env(),
+        preexec_fn=as_from_a_terminal,
+    )
+    assert (
+        result.stderr == f"{said}: stopped before the end; no output file was left half-written\n"
+    )
+    assert result.returncode == 128 + getattr(signal, signal_name)
+    assert result.stdout == "" and not out.exists()
+
+
+def test_a_program_of_ones_own_that_imports_a_script_keeps_its_handlers(tmp_path):
+    """pytest, IPython, or one's own program using prepare_digit (README) keeps its handlers."""
+    program = tmp_path / "my_program.py"
+    program.write_text(
+        "import signal, sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "import mnist_dense, pima_binary\n"
+        "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler,\n"
+        "      signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(program)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=script_env(),
+        preexec_fn=as_from_a_terminal,
+    )
+    assert result.stdout.split() == ["True", "True"], result.stderr
 
 
 def test_a_folder_in_the_way_of_one_output_saves_none_and_keeps_the_previous_set(tmp_path):
@@ -172,7 +250,7 @@ def assert_same_seed_same_numbers_other_seed_other_numbers(tmp_path, script, *fl
         result = run_script(
             script, *flags, "--data", path, "--seed", seed, "--out", tmp_path / name, **popen
         )
-        assert result.returncode == 0 and result.stderr == "", result.stderr[-3000:]
+        assert_succeeded(result)
         runs[name] = figures(tmp_path / name)
     assert runs["first"] == runs["again"]  # to the last digit
     assert runs["other"]["test_loss"] != runs["first"]["test_loss"]

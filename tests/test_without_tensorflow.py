@@ -15,14 +15,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-import matplotlib.image
-import numpy as np
 import pytest
 
 import tutorial_helpers as helpers
 from conftest import ROOT, script_env
-from makers import write_own_csv, write_own_npz
-from test_draw import ask, assert_reads_a_digit, drawn_seven, printed_url
+from makers import draw_digit, write_image, write_own_csv, write_own_npz
+from test_draw import DRAWN_SEVEN, ask, assert_reads_a_digit, printed_url
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13", "3.14"]
 
@@ -136,8 +134,8 @@ def test_without_tensorflow_the_scripts_train_and_predict_on_jax(
             write_own_csv(tmp_path / "new.csv", rows=20, seed=3),
         )
     else:
-        data, new = write_own_npz(tmp_path / "own.npz"), tmp_path / "digit.png"
-        matplotlib.image.imsave(new, np.pad(np.eye(40), 10), cmap="gray")  # a stroke: a 1 or a 7
+        data = write_own_npz(tmp_path / "own.npz")
+        new = write_image(tmp_path / "digit.png", draw_digit("7", size=60, ink=255, paper=0))
     result = run_without_tensorflow(
         python_without_tensorflow, keras_home, script, "--quick", "--data", data, "--out", out
     )
@@ -189,7 +187,7 @@ def test_without_tensorflow_the_scripts_train_and_predict_on_jax(
         try:
             url = printed_url(process, 300)
             status, answer = ask(
-                url, "POST", "/predict", body=drawn_seven(), headers={"Content-Type": "image/png"}
+                url, "POST", "/predict", body=DRAWN_SEVEN, headers={"Content-Type": "image/png"}
             )
             assert status == 200, answer
             assert_reads_a_digit(answer)
