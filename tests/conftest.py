@@ -3,6 +3,7 @@ untrained models, a folder that cannot be written."""
 
 import atexit
 import contextlib
+import fcntl
 import http.server
 import os
 import selectors
@@ -224,6 +225,33 @@ def models(tmp_path_factory):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return {path.stem: path for path in folder.glob("*.keras")}
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory):
+    """quick_run(script): (stdout, --out folder, data file) of one `script --quick` run on
+    own_data, made once for the whole test session, by whichever pytest-xdist worker asks
+    first. Tests read its files and write elsewhere."""
+    from makers import own_data
+
+    folder = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the folder of the session, not the worker
+        folder = folder.parent
+
+    def trained(script):
+        run = folder / f"quick-run-{Path(script).stem}"
+        with open(f"{run}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # the other worker waits for this run to finish
+            if not (run / "stdout.txt").is_file():
+                shutil.rmtree(run, ignore_errors=True)  # a run cut short
+                run.mkdir()
+                result = run_ok(script, "--quick", "--data", own_data(script, run), "--out",
+                                run / "out")  # fmt: skip
+                (run / "stdout.txt").write_text(result.stdout)
+        (data,) = run.glob("own.*")
+        return (run / "stdout.txt").read_text(), run / "out", data
+
+    return trained
 
 
 def as_from_a_terminal():

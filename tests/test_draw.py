@@ -36,7 +36,7 @@ from conftest import (
     script_env,
     shared_file,
 )
-from makers import draw_digit, png_bytes, write_own_npz
+from makers import draw_digit, png_bytes
 
 CTRL_C_LINE = "interrupted (Ctrl-C): stopped before the end; no output file was left half-written"
 SEVEN = [(80, 70), (200, 70), (120, 220)]  # the browser test's stroke on the 280x280 canvas: a 7
@@ -45,14 +45,10 @@ DRAWN_SEVEN = png_bytes(draw_digit("7", size=280, width=18, ink=(255,) * 3, pape
 
 
 @pytest.fixture(scope="module")
-def model_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("quick_model")
+def model_folder(quick_run):
     # Digits the test makes: what the page's answers are checked against is the same model
     # reading the same picture, not the truth, so no real data is needed.
-    run_ok(
-        "mnist_dense.py", "--quick", "--data", write_own_npz(folder / "own.npz"), "--out", folder
-    )
-    return folder
+    return quick_run("mnist_dense.py")[1]
 
 
 @contextlib.contextmanager

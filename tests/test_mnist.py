@@ -30,26 +30,25 @@ def metrics_of(folder):
     return json.loads((folder / "metrics.json").read_text())
 
 
-def test_quick_run_writes_pictures_and_a_model_that_predicts_as_the_run_did(tmp_path):
-    npz_path = write_own_npz(tmp_path / "digits.npz")
-    result = run_ok("mnist_dense.py", "--quick", "--data", npz_path, "--out", tmp_path / "out")
+def test_quick_run_writes_pictures_and_a_model_that_predicts_as_the_run_did(quick_run):
+    stdout, out, npz_path = quick_run("mnist_dense.py")
     for name in PICTURES + (["network.png"] if shutil.which("dot") else []):
-        assert matplotlib.image.imread(tmp_path / "out" / name).shape[2] in (3, 4), name
-    metrics = metrics_of(tmp_path / "out")
+        assert matplotlib.image.imread(out / name).shape[2] in (3, 4), name
+    metrics = metrics_of(out)
     assert (metrics["network"], metrics["n_train"], metrics["n_test"]) == ("first", 300, 60)
     assert metrics["epochs"] == 1 and metrics["batch_size"] == 128
     assert metrics["n_validation"] == 15  # a random 5% of the 300 training digits
-    assert "(300, 784) float32" in result.stdout  # the shapes after reshaping
+    assert "(300, 784) float32" in stdout  # the shapes after reshaping
     confusion = np.array(metrics["confusion_matrix"])
     assert confusion.shape == (10, 10) and confusion.sum() == 60
     assert abs(confusion.trace() / 60 - metrics["test_accuracy"]) < 1e-6
-    assert "Accuracy per digit: 0: " in result.stdout
+    assert "Accuracy per digit: 0: " in stdout
 
-    rows = re.findall(r"^\s+(\d)\s+(\d)\s+([\d.]+)%", result.stdout, re.M)
-    assert len(rows) == 16, result.stdout
+    rows = re.findall(r"^\s+(\d)\s+(\d)\s+([\d.]+)%", stdout, re.M)
+    assert len(rows) == 16, stdout
     with np.load(npz_path) as npz:
         x_test, y_test = npz["x_test"], npz["y_test"]
-    model = helpers.start_keras().models.load_model(tmp_path / "out" / "model.keras")
+    model = helpers.start_keras().models.load_model(out / "model.keras")
     probabilities = model.predict(x_test.reshape(-1, 784) / 255, verbose=0)
     assert [int(r[0]) for r in rows] == probabilities.argmax(axis=1)[:16].tolist()
     assert [int(r[1]) for r in rows] == y_test[:16].tolist()
@@ -66,20 +65,11 @@ def test_quick_run_writes_pictures_and_a_model_that_predicts_as_the_run_did(tmp_
         commonest = np.bincount(npz["y_train"]).argmax()
     baseline = float(np.mean(y_test == commonest))
     assert metrics["baseline_accuracy"] == pytest.approx(baseline)
-    assert (
-        f"Always answering the commonest training digit would get {baseline:.4f}" in result.stdout
-    )
+    assert f"Always answering the commonest training digit would get {baseline:.4f}" in stdout
 
 
-def test_images_already_scaled_to_0_1_are_not_divided_again(tmp_path):
-    run_ok(
-        "mnist_dense.py",
-        "--quick",
-        "--data",
-        write_own_npz(tmp_path / "grey.npz"),
-        "--out",
-        tmp_path / "grey",
-    )
+def test_images_already_scaled_to_0_1_are_not_divided_again(tmp_path, quick_run):
+    _, grey_out, _ = quick_run("mnist_dense.py")  # the same digits, stored as 0 to 255
     result = run_ok(
         "mnist_dense.py",
         "--quick",
@@ -89,23 +79,9 @@ def test_images_already_scaled_to_0_1_are_not_divided_again(tmp_path):
         tmp_path / "unit",
     )
     assert "its pixels go from 0 to 1; taken times 255" in result.stdout
-    grey, unit = metrics_of(tmp_path / "grey"), metrics_of(tmp_path / "unit")
+    grey, unit = metrics_of(grey_out), metrics_of(tmp_path / "unit")
     assert unit["test_loss"] == grey["test_loss"]  # the same pixels after preparing
     assert unit["test_accuracy"] == grey["test_accuracy"]
-
-
-def test_epochs_given_with_quick_is_honoured(tmp_path):
-    run_ok(
-        "mnist_dense.py",
-        "--quick",
-        "--epochs",
-        "3",
-        "--data",
-        write_own_npz(tmp_path / "own.npz"),
-        "--out",
-        tmp_path,
-    )
-    assert metrics_of(tmp_path)["epochs"] == 3
 
 
 def share_read_right(model, images, labels):

@@ -34,25 +34,24 @@ def assert_honest_figures(metrics):
     assert metrics["recall"] == pytest.approx(tp / positives)
 
 
-def test_quick_run_on_own_csv_writes_a_model_that_predicts_as_the_run_did(tmp_path):
-    csv_path = write_own_csv(tmp_path / "own.csv")
-    result = run_ok("pima_binary.py", "--quick", "--data", csv_path, "--out", tmp_path / "out")
-    assert (tmp_path / "out" / "history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+def test_quick_run_on_own_csv_writes_a_model_that_predicts_as_the_run_did(quick_run):
+    stdout, out, csv_path = quick_run("pima_binary.py")
+    assert (out / "history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if shutil.which("dot"):
-        assert (tmp_path / "out" / "network.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+        assert (out / "network.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_train"] + metrics["n_test"] == 80 and metrics["n_test"] == 16
     assert (metrics["epochs"], metrics["seed"], metrics["network"]) == (2, 7, "first")
     assert_honest_figures(metrics)
-    assert "Always answering" in result.stdout and "Recall" in result.stdout
+    assert "Always answering" in stdout and "Recall" in stdout
 
     # The saved model takes raw rows (normalisation is inside it) and gives what the run printed.
     features, labels = pima_binary.read_labelled_csv(csv_path)[:2]
     _, test = pima_binary.stratified_split(labels, 0.2, np.random.default_rng(7))
-    model = load_model(tmp_path / "out" / "model.keras")
+    model = load_model(out / "model.keras")
     reloaded = model.predict(features[test][:10], verbose=0)[:, 0]
-    printed = printed_probabilities(result.stdout)
-    assert len(printed) == 10, result.stdout
+    printed = printed_probabilities(stdout)
+    assert len(printed) == 10, stdout
     np.testing.assert_allclose(reloaded, printed, atol=6e-4)
     test_loss, _ = model.evaluate(features[test], labels[test], verbose=0)
     assert abs(test_loss - metrics["test_loss"]) < 1e-5
@@ -135,14 +134,10 @@ def test_epochs_given_with_quick_is_honoured(tmp_path):
     assert "Epoch 3/3" in result.stdout
 
 
-@pytest.fixture(scope="module")
-def trained_model(tmp_path_factory):
+@pytest.fixture
+def trained_model(quick_run):
     """A model trained by a quick run on a CSV of one's own with 5 features."""
-    folder = tmp_path_factory.mktemp("trained")
-    run_ok(
-        "pima_binary.py", "--quick", "--data", write_own_csv(folder / "own.csv"), "--out", folder
-    )
-    return folder / "model.keras"
+    return quick_run("pima_binary.py")[1] / "model.keras"
 
 
 def printed_table(stdout, labels):
