@@ -14,6 +14,7 @@ Without --data, the script finds or downloads its data as usual; the Pima CSV is
 """
 
 import argparse
+import importlib.metadata
 import json
 import os
 import statistics
@@ -75,9 +76,15 @@ def main():
         and (SHARED_DATA / "pima-indians-diabetes.data.csv").is_file()
     ):
         data = SHARED_DATA / "pima-indians-diabetes.data.csv"
+    from phases import cpu_name
+
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    versions = ", ".join(
+        f"{package} {importlib.metadata.version(package)}" for package in ["keras", backend]
+    )
     print(
         f"{args.script} {args.flags} on {data or 'its downloaded data'}, "
-        f"seeds {args.seeds[0]} to {args.seeds[-1]}"
+        f"seeds {args.seeds[0]} to {args.seeds[-1]}; {cpu_name()}; {versions}"
     )
     print(
         f"{'network':8} {'test accuracy: mean (min-max)':>30} {'training':>9} "

@@ -8,7 +8,12 @@ figure means the same training):
 - dataset: the scripts' way, a tf.data pipeline for fitting and one for validating;
 - arrays-validation: validation from NumPy arrays, as before (the training rows still tf.data);
 - gathered: each batch gathered by shuffled row numbers instead of a shuffled copy of the rows;
-- one-step-a-call: steps_per_execution=1 instead of 50.
+- one-step-a-call: steps_per_execution=1 instead of 50;
+- xla: the train step compiled by XLA (jit_compile=True), which Keras allows only with
+  TensorFlow's deterministic operations off: the same val_loss in each repeat says whether the
+  numbers stay the same all the same;
+- sgd: plain gradient descent instead of adam, for what adam's passes over the weights cost
+  (other numbers, by design).
 
     python benchmarks/fit_variants.py --only mnist --repeats 2
 
@@ -25,7 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VARIANTS = ["dataset", "arrays-validation", "gathered", "one-step-a-call"]
+VARIANTS = ["dataset", "arrays-validation", "gathered", "one-step-a-call", "xla", "sgd"]
 SETTINGS = {"mnist": ("mnist.npz", 5, 128), "pima": ("pima-indians-diabetes.data.csv", 150, 10)}
 
 
@@ -39,7 +44,8 @@ def child(name, variant, data):
 
     _, epochs, batch_size = SETTINGS[name]
     keras.utils.set_random_seed(7)
-    tf.config.experimental.enable_op_determinism()
+    if variant != "xla":
+        tf.config.experimental.enable_op_determinism()
     if name == "mnist":
         import mnist_dense as script
 
@@ -57,6 +63,12 @@ def child(name, variant, data):
     steps = 1 if variant == "one-step-a-call" else 50
     network = script.NETWORKS["first"]
     model = network(keras, steps) if name == "mnist" else network(keras, x_fit, steps)
+    if variant == "xla":
+        model.jit_compile = True
+    if variant == "sgd":
+        model.compile(
+            optimizer="sgd", loss=model.loss, metrics=["accuracy"], steps_per_execution=50
+        )
     rows = tf.data.Dataset.from_tensor_slices((x_fit, y_fit)).shuffle(len(x_fit), 7)
     fit = rows.batch(batch_size).prefetch(2)
     if variant == "gathered":

@@ -243,41 +243,58 @@ def figures(out):
     return metrics
 
 
-def assert_same_seed_same_numbers_other_seed_other_numbers(tmp_path, script, *flags, **popen):
+def seeded_figures(tmp_path, script, flags, seeds, **popen):
+    """{name: metrics.json but fit_seconds} of one run of script per (name, seed) in seeds."""
     path = own_data(script, tmp_path)
     runs = {}
-    for name, seed in [("first", 7), ("again", 7), ("other", 8)]:
+    for name, seed in seeds.items():
         result = run_script(
             script, *flags, "--data", path, "--seed", seed, "--out", tmp_path / name, **popen
         )
         assert_succeeded(result)
         runs[name] = figures(tmp_path / name)
-    assert runs["first"] == runs["again"]  # to the last digit
-    assert runs["other"]["test_loss"] != runs["first"]["test_loss"]
     return runs
 
 
 @pytest.mark.parametrize(
     "script, flags",
-    [
-        ("pima_binary.py", ["--epochs", "5"]),
-        ("mnist_dense.py", ["--quick"]),
-        ("pima_binary.py", ["--network", "dropout", "--epochs", "5"]),
-        ("mnist_dense.py", ["--network", "dropout", "--quick"]),
-    ],
-    ids=["pima first", "mnist first", "pima dropout", "mnist dropout"],
+    [("pima_binary.py", ["--epochs", "5"]), ("mnist_dense.py", ["--quick"])],
+    ids=["pima", "mnist"],
 )
 def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path, script, flags):
-    """Dropout too: its random choice of units to silence comes from the seed."""
-    runs = assert_same_seed_same_numbers_other_seed_other_numbers(tmp_path, script, *flags)
-    assert runs["first"]["network"] == ("dropout" if "dropout" in flags else "first")
+    runs = seeded_figures(tmp_path, script, flags, {"first": 7, "again": 7, "other": 8})
+    assert runs["first"] == runs["again"]  # to the last digit
+    assert runs["other"]["test_loss"] != runs["first"]["test_loss"]
+
+
+@pytest.mark.parametrize(
+    "script, flags, backend",
+    [
+        ("pima_binary.py", ["--network", "dropout", "--epochs", "5"], "tensorflow"),
+        ("mnist_dense.py", ["--network", "dropout", "--quick"], "tensorflow"),
+        ("mnist_dense.py", ["--network", "dropout", "--quick"], "jax"),
+    ],
+    ids=["pima", "mnist", "mnist on jax"],
+)
+def test_same_seed_same_numbers_with_dropout(tmp_path, script, flags, backend):
+    """Its random choice of units to silence comes from the seed too, on each backend."""
+    pytest.importorskip(backend)
+    env = script_env(KERAS_BACKEND=backend)
+    runs = seeded_figures(tmp_path, script, flags, {"first": 7, "again": 7}, env=env)
+    assert runs["first"] == runs["again"]
+    assert runs["first"]["network"] == "dropout"
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux's sched_setaffinity")
 def test_same_seed_same_numbers_on_one_core_too(tmp_path):
     """README, Reproducibility: the figures may differ between one core and two, but each is
-    repeatable. Two cores: the test above; here the runs may use one core only."""
+    repeatable. Two cores: the tests above; here the runs may use one core only."""
     core = min(os.sched_getaffinity(0))
-    assert_same_seed_same_numbers_other_seed_other_numbers(
-        tmp_path, "mnist_dense.py", "--quick", preexec_fn=lambda: os.sched_setaffinity(0, {core})
+    runs = seeded_figures(
+        tmp_path,
+        "mnist_dense.py",
+        ["--quick"],
+        {"first": 7, "again": 7},
+        preexec_fn=lambda: os.sched_setaffinity(0, {core}),
     )
+    assert runs["first"] == runs["again"]
