@@ -106,3 +106,21 @@ def test_tensorboard_writes_one_folder_per_run_with_training_and_validation_even
             assert events and events[0].stat().st_size > 0, (run, part)
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert {"best_epoch", "epochs_trained"} <= metrics.keys()
+
+
+def test_mnist_stops_two_epochs_after_its_lowest_validation_loss(tmp_path):
+    """README: MNIST's patience is 2 epochs. Labels drawn at random hold nothing to learn, so
+    the validation loss soon rises and the run stops early."""
+    rng = np.random.default_rng(0)
+    np.savez(
+        tmp_path / "noise.npz",
+        x_train=rng.integers(0, 256, (300, 28, 28), "uint8"),
+        y_train=rng.integers(0, 10, 300, "uint8"),
+        x_test=rng.integers(0, 256, (60, 28, 28), "uint8"),
+        y_test=rng.integers(0, 10, 60, "uint8"),
+    )
+    run_ok("mnist_dense.py", "--quick", "--epochs", 30, "--early-stop",
+           "--data", tmp_path / "noise.npz", "--out", tmp_path / "out")  # fmt: skip
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["epochs_trained"] < 30, metrics["val_loss"]
+    assert metrics["epochs_trained"] == metrics["best_epoch"] + 2
