@@ -10,7 +10,7 @@ import pytest
 import pima_binary
 import tutorial_helpers as helpers
 from conftest import run_ok, script_env, shared_file
-from makers import write_own_csv, write_own_npz
+from makers import own_data, write_own_csv
 
 
 def validation_loss_of_saved_model(csv_path, out, seed=7):
@@ -80,17 +80,17 @@ def test_early_stop_stops_pima_and_records_where(tmp_path):
 def test_tensorboard_writes_one_folder_per_run_with_training_and_validation_events(
     tmp_path, backend
 ):
+    """Both scripts log into one folder: MNIST's run as it is, Pima's with --early-stop."""
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
-    npz = write_own_npz(tmp_path / "digits.npz")
-    for flags in [[], ["--early-stop"]]:
+    for script, flags in [("mnist_dense.py", []), ("pima_binary.py", ["--early-stop"])]:
         run_ok(
-            "mnist_dense.py",
+            script,
             "--quick",
             "--epochs",
             2,
             "--data",
-            npz,
+            own_data(script, tmp_path),
             "--out",
             tmp_path / "out",
             "--tensorboard",
@@ -99,7 +99,9 @@ def test_tensorboard_writes_one_folder_per_run_with_training_and_validation_even
             env=script_env(KERAS_BACKEND=backend),
         )
     runs = sorted(path.name for path in (tmp_path / "logs").iterdir())
-    assert len(runs) == 2 and runs[0].startswith("first-seed7-") and "-early-stop-" in runs[1], runs
+    assert len(runs) == 2, runs
+    assert runs[0].startswith("first-seed7-") and "-early-stop-" not in runs[0], runs
+    assert runs[1].startswith("pima_first-seed7-early-stop-"), runs
     for run in runs:
         for part in ["train", "validation"]:
             events = list((tmp_path / "logs" / run / part).glob("events.out.tfevents.*"))

@@ -5,6 +5,7 @@ that exist."""
 import ast
 import csv
 import re
+import shutil
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, run_ok, script_env
-from makers import draw_digit, write_image, write_own_npz
+from makers import draw_digit, write_image
 
 
 def readme_block(marker):
@@ -21,7 +22,9 @@ def readme_block(marker):
     return re.search(rf"<!-- {marker} -->\s*```\w*\n(.*?)```", text, re.S).group(1)
 
 
-def test_the_snippet_for_ones_own_code_works_as_written_and_agrees_with_predict(tmp_path):
+def test_the_snippet_for_ones_own_code_works_as_written_and_agrees_with_predict(
+    tmp_path, quick_run
+):
     # What the README assumes: both default runs done, a photo of a digit, in this folder.
     rng = np.random.default_rng(0)
     features = rng.normal(size=(60, 8)) * [3, 30, 20, 15, 100, 8, 0.3, 12] + [
@@ -48,14 +51,7 @@ def test_the_snippet_for_ones_own_code_works_as_written_and_agrees_with_predict(
         "--out",
         tmp_path / "outputs" / "pima_binary",
     )
-    run_ok(
-        "mnist_dense.py",
-        "--quick",
-        "--data",
-        write_own_npz(tmp_path / "digits.npz"),
-        "--out",
-        tmp_path / "outputs" / "mnist_dense",
-    )
+    shutil.copytree(quick_run("mnist_dense.py")[1], tmp_path / "outputs" / "mnist_dense")
     # Dark ink on white paper: a 1, with a flag, so that it is not the same digit turned over.
     write_image(tmp_path / "my_digit.jpg", draw_digit("1", size=(50, 60), width=6))
 
