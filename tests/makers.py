@@ -47,6 +47,13 @@ def write_own_csv(path, rows=80, seed=0, header="a,b,c,d,e,outcome", bom=False):
 TRAINING_OUTPUTS = {"model.keras", "metrics.json", "history.png"}
 
 
+def pima_like_features(rows, seed=0):
+    """Random rows of Pima's 8 features, each near its real mean and spread."""
+    rng = np.random.default_rng(seed)
+    spread = [3, 30, 20, 15, 100, 8, 0.3, 12]
+    return rng.normal(size=(rows, 8)) * spread + [4, 120, 70, 20, 80, 32, 0.5, 33]
+
+
 def own_data(script, tmp_path, name=None):
     """A good data file of the kind the script takes."""
     if script == "pima_binary.py":

@@ -9,11 +9,10 @@ import shutil
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from conftest import ROOT, run_ok, script_env
-from makers import draw_digit, write_image
+from makers import draw_digit, pima_like_features, write_image
 
 
 def readme_block(marker):
@@ -26,17 +25,7 @@ def test_the_snippet_for_ones_own_code_works_as_written_and_agrees_with_predict(
     tmp_path, quick_run
 ):
     # What the README assumes: both default runs done, a photo of a digit, in this folder.
-    rng = np.random.default_rng(0)
-    features = rng.normal(size=(60, 8)) * [3, 30, 20, 15, 100, 8, 0.3, 12] + [
-        4,
-        120,
-        70,
-        20,
-        80,
-        32,
-        0.5,
-        33,
-    ]
+    features = pima_like_features(60)
     labels = (features[:, 1] > 120).astype(int)
     rows = [
         ",".join(f"{value:.3f}" for value in row) + f",{label}"

@@ -12,7 +12,15 @@ import pytest
 
 import tutorial_helpers as helpers
 from conftest import ROOT, assert_succeeded, run_ok, run_predict, script_env
-from makers import TRAINING_OUTPUTS, csv_rows, draw_digit, own_data, write_image, write_own_csv
+from makers import (
+    TRAINING_OUTPUTS,
+    csv_rows,
+    draw_digit,
+    own_data,
+    pima_like_features,
+    write_image,
+    write_own_csv,
+)
 
 
 ## A closed, full or missing stdout stops the printing, not the work
@@ -34,17 +42,7 @@ def test_a_closed_or_full_stdout_stops_the_printing_not_the_work(
     if case.endswith("/dev/full") and not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full on this system")
     if case.startswith("pima --predict"):
-        rng = np.random.default_rng(0)  # 5,000 rows: more than a pipe holds, so printing blocks
-        rows = rng.normal(size=(5000, 8)) * [3, 30, 20, 10, 50, 5, 0.3, 10] + [
-            3,
-            120,
-            70,
-            20,
-            80,
-            32,
-            0.5,
-            33,
-        ]
+        rows = pima_like_features(5000)  # more than a pipe holds, so printing blocks
         (tmp_path / "rows.csv").write_text(
             "".join(",".join(f"{v:.3f}" for v in row) + "\n" for row in rows)
         )
