@@ -150,7 +150,7 @@ def _keep_aside(path):
 def start_keras(seed=None, tensorboard=False):
     """Import Keras, say which backend it runs on when not TensorFlow, and seed it.
     TF_CPP_MIN_LOG_LEVEL 0 or 1 shows TensorFlow's C++ log; unset, 2 or 3 hide it.
-    A seeded run on JAX or PyTorch loads no TensorFlow unless it writes TensorBoard logs."""
+    A run on JAX or PyTorch loads no TensorFlow unless it writes TensorBoard logs."""
     logging.getLogger("matplotlib").setLevel(logging.ERROR)  # a font cache it cannot write
     # JAX 0.12 warns each time it computes NumPy's 64-bit data in 32 bits, as Keras asks.
     warnings.filterwarnings("ignore", "Explicitly requested dtype", UserWarning)
@@ -180,8 +180,7 @@ def start_keras(seed=None, tensorboard=False):
         try:
             import keras
 
-            # Keras loads TensorFlow, where installed, on any backend: quietly, then.
-            if "tensorflow" in installed and (seed is None or tensorboard):
+            if "tensorflow" in installed and tensorboard:  # TensorFlow writes the logs
                 import tensorflow  # noqa: F401
         except ModuleNotFoundError as error:  # the backend KERAS_BACKEND or keras.json names
             pip_name = '"jax[cpu]"' if error.name == "jax" else error.name

@@ -216,7 +216,7 @@ def test_a_model_trained_on_tensorflow_predicts_the_same_on_other_backends(
     probabilities = {}
     for who, settings in [("tensorflow", script_env()), (name, env)]:
         # Each backend writes to a folder of its own: a run that wrote nothing leaves no file.
-        _, ran_on, _ = run_ok_reporting_the_backend(
+        _, ran_on, tensorflow_loaded = run_ok_reporting_the_backend(
             "pima_binary.py",
             "--predict",
             new_rows,
@@ -227,6 +227,7 @@ def test_a_model_trained_on_tensorflow_predicts_the_same_on_other_backends(
             env=settings,
         )
         assert ran_on == who
+        assert tensorflow_loaded == (who == "tensorflow")  # --predict on JAX loads none either
         lines = (tmp_path / who / "own_predictions.csv").read_text().splitlines()[1:]
         probabilities[who] = [float(line.split(",")[-2]) for line in lines]
     assert len(probabilities[name]) == len(probabilities["tensorflow"]) == 20
