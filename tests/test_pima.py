@@ -3,14 +3,25 @@
 import json
 import re
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import pima_binary
 import tutorial_helpers as helpers
-from conftest import assert_one_line_error, run_ok, run_script, shared_file
+from conftest import (
+    ROOT,
+    assert_one_line_error,
+    assert_succeeded,
+    run_ok,
+    run_script,
+    script_env,
+    shared_file,
+)
 from makers import csv_rows, write_own_csv
+from test_readme import readme_block
 
 
 def printed_probabilities(stdout):
@@ -57,15 +68,39 @@ def test_quick_run_on_own_csv_writes_a_model_that_predicts_as_the_run_did(quick_
     assert abs(test_loss - metrics["test_loss"]) < 1e-5
 
 
-def test_default_run_on_the_real_csv_scales_inside_the_model_and_beats_its_baseline(tmp_path):
-    """Default settings, and the data found in --data-dir as if downloaded earlier."""
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    shutil.copy(shared_file("pima-indians-diabetes.data.csv"), data_dir)
-    result = run_ok("pima_binary.py", "--data-dir", data_dir, "--out", tmp_path / "out")
+def test_the_readme_run_command_trains_pima_with_the_defaults_beating_its_baseline(tmp_path):
+    """The README's run command, its Pima step as written, in a copy of the project whose data/
+    holds the CSV as if downloaded earlier (the published bytes: the run checks its SHA-256).
+
+    Its first two steps need the package index: test_requirements_resolve_on_each_python asks pip
+    what requirements.txt installs; here .venv is the environment of the tests. The MNIST step
+    cannot run here: it would download, and no copy of the published mnist.npz is at hand
+    (test_full_mnist trains the same defaults with --data)."""
+    steps = readme_block("run").strip().split(" && ")
+    assert steps[:2] == ["python3 -m venv .venv", ".venv/bin/pip install -r requirements.txt"]
+    assert steps[2:] == [".venv/bin/python mnist_dense.py", ".venv/bin/python pima_binary.py"]
+    project = tmp_path / "project"
+    project.mkdir()
+    for path in [*ROOT.glob("*.py"), ROOT / "draw_digit.html"]:
+        shutil.copy(path, project)
+    (project / ".venv").symlink_to(sys.prefix, target_is_directory=True)
+    (project / "data").mkdir()
+    shutil.copy(shared_file("pima-indians-diabetes.data.csv"), project / "data")
+    result = assert_succeeded(
+        subprocess.run(
+            ["bash", "-c", steps[3]],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env=script_env(),
+        )
+    )
     assert "already downloaded" in result.stdout
     assert "(the figure the article prints)" in result.stdout
-    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    out = project / "outputs" / "pima_binary"  # the default --out, in the folder it ran in
+    assert f"Saved in {out.resolve()}: " in result.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
     assert (metrics["epochs"], metrics["batch_size"], metrics["n_test"]) == (150, 10, 154)
     assert metrics["test_accuracy"] >= 0.70, metrics
     # A network that learnt nothing answers the share of onsets, 0.35, for every row: a loss of
@@ -77,7 +112,7 @@ def test_default_run_on_the_real_csv_scales_inside_the_model_and_beats_its_basel
     # Article B's 12-8-1 on 8 features: 221 weights, after the 17 of the scaling (a mean and a
     # variance per feature, and a count), which is what lets the saved model take raw rows.
     assert "Total params: 238 " in result.stdout
-    model = load_model(tmp_path / "out" / "model.keras")
+    model = load_model(out / "model.keras")
     assert model.count_params() == 238
     keras = helpers.start_keras()
     scaling = [layer for layer in model.layers if isinstance(layer, keras.layers.Normalization)]

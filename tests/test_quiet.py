@@ -92,6 +92,12 @@ def test_help_and_bad_flags_answer_before_keras_loads(tmp_path, script):
     assert len(flags) >= 12, flags
     for flag in flags:
         assert re.search(rf"^\s+{flag}\b", result.stdout, re.M), flag
+    # Every setting the script and its module for one's own data read is a flag it lists.
+    own_data_module = {"mnist_dense.py": "own_digits.py", "pima_binary.py": "new_rows.py"}[script]
+    code = (ROOT / script).read_text() + (ROOT / own_data_module).read_text()
+    for name in set(re.findall(r"\bargs\.([a-z_]+)", code)):
+        flag = "--" + name.replace("_", "-")
+        assert re.search(rf"^\s+{flag}\b", result.stdout, re.M), f"{flag} is read, not listed"
     assert "(default: 7)" in result.stdout
     assert_one_line_error(run_script(script, "--epochs", "many", env=env), "--epochs", code=2)
     # A bad data file, too, is reported before the seconds Keras takes to load.
@@ -100,6 +106,17 @@ def test_help_and_bad_flags_answer_before_keras_loads(tmp_path, script):
         run_script(script, "--data", tmp_path / "empty.csv", "--out", tmp_path, env=env),
         "empty.csv",
     )
+
+
+def test_each_flag_the_readme_names_is_one_a_script_lists_in_its_help():
+    listed = set()
+    for script in ["mnist_dense.py", "pima_binary.py"]:
+        result = run_script(script, "--help")
+        assert result.returncode == 0, result.stderr
+        listed |= set(re.findall(r"^\s+(?:-h, )?(--[a-z-]+)", result.stdout, re.M))
+    named = set(re.findall(r"`(--[a-z][a-z-]*)", (ROOT / "README.md").read_text()))
+    assert len(named) >= 12, named
+    assert named <= listed, named - listed
 
 
 def test_a_data_file_name_beyond_ascii_in_the_c_locale(tmp_path):
