@@ -190,6 +190,8 @@ def start_keras(seed=None, tensorboard=False):
             )
     if keras.backend.backend() != "tensorflow":
         print(f"Keras backend: {keras.backend.backend()} ({why})")
+    elif quiet:  # a notebook running a script again traces Keras's functions again: no warning
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
     if seed is not None:
         # Keras asks once whether TensorFlow is installed, and imports it to find out: hidden,
         # it never loads it on JAX or PyTorch (seconds saved: benchmarks/README.md).

@@ -5,6 +5,7 @@ import atexit
 import contextlib
 import fcntl
 import http.server
+import json
 import os
 import selectors
 import shutil
@@ -83,6 +84,28 @@ def run_patched(settings, *command, env=None, timeout=300):
         timeout=timeout,
         env=env or script_env(),
     )
+
+
+def run_in_turn(script, *runs, env=None):
+    """Run a script's main() once for each list of flags in runs, in turn in one fresh Python
+    process, as a notebook runs it again: a CompletedProcess for each, its stdout, stderr and
+    exit code what a process of its own would give. For tests of what a run prints and writes;
+    a test of starting, stopping or warnings shown once a process starts each run alone."""
+    with tempfile.TemporaryDirectory(prefix="runs-") as folder:
+        folder = Path(folder)
+        flags = [[str(flag) for flag in run] for run in runs]
+        (folder / "flags.json").write_text(json.dumps(flags))
+        harness = run_patched(["--runs", folder], script, env=env, timeout=900)
+        assert harness.returncode == 0 and harness.stderr == "", harness.stderr[-3000:]
+        return [
+            subprocess.CompletedProcess(
+                [script, *run],
+                int((folder / f"{number}.code").read_text()),
+                (folder / f"{number}.stdout").read_text(errors="replace"),
+                (folder / f"{number}.stderr").read_text(errors="replace"),
+            )
+            for number, run in enumerate(flags)
+        ]
 
 
 def assert_succeeded(result):

@@ -3,33 +3,81 @@
     python tests/harness.py pima_binary.DATA_URL='"http://127.0.0.1:8000/x.csv"' -- pima_binary.py
     python tests/harness.py -- download URL SHA256 DATA_DIR
     python tests/harness.py --report-backend -- pima_binary.py --quick
+    python tests/harness.py --runs FOLDER -- pima_binary.py
 
 The tests use it to point the scripts' downloads at a server on 127.0.0.1 that they start,
 and to shorten the download time-outs. The run goes through tutorial_helpers.run, as a
 script's own does: one line for a UserError, the same exit codes. --report-backend: once
 main() has returned, a last line on stdout names the backend the script's Keras ran on and
 whether TensorFlow was imported, "harness: keras backend NAME; tensorflow loaded: yes|no".
+--runs FOLDER: main() once for each list of flags in FOLDER/flags.json, in turn in this one
+process, as a notebook runs it again; run N's output goes to N.stdout and N.stderr (file
+descriptors 1 and 2, so TensorFlow's own log too) and its exit code to N.code.
 """
 
 import ast
 import importlib
+import json
+import os
 import sys
+import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import tutorial_helpers as helpers  # noqa: E402
 
+
+def exit_code(run):
+    """run()'s exit code as the process's would be; a SystemExit's text goes to stderr."""
+    try:
+        run()
+    except SystemExit as stop:
+        if stop.code is None or isinstance(stop.code, int):
+            return stop.code or 0
+        print(stop.code, file=sys.stderr)
+        return 1
+    except BaseException:
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+def run_in_turn(script, folder):
+    for number, flags in enumerate(json.loads((folder / "flags.json").read_text())):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = os.dup(1), os.dup(2)
+        with open(folder / f"{number}.stdout", "wb") as out:
+            err = open(folder / f"{number}.stderr", "wb")
+            os.dup2(out.fileno(), 1)
+            os.dup2(err.fileno(), 2)
+            err.close()
+            try:
+                code = exit_code(lambda: helpers.run(script.main, flags))
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+        if "keras" in sys.modules:  # a fresh start for the next run: layer names count anew
+            sys.modules["keras"].backend.clear_session()
+        (folder / f"{number}.code").write_text(str(code))
+
+
 separator = sys.argv.index("--")
 settings = sys.argv[1:separator]
 report_backend = "--report-backend" in settings
-for setting in [setting for setting in settings if setting != "--report-backend"]:
+runs = Path(settings.pop(settings.index("--runs") + 1)) if "--runs" in settings else None
+for setting in [setting for setting in settings if setting not in ["--report-backend", "--runs"]]:
     target, value = setting.split("=", 1)
     module_name, name = target.rsplit(".", 1)
     setattr(importlib.import_module(module_name), name, ast.literal_eval(value))
 command = sys.argv[separator + 1 :]
 if command[0] == "download":
     helpers.run(lambda: print("downloaded", helpers.download(*command[1:])))
+elif runs:
+    run_in_turn(importlib.import_module(Path(command[0]).stem), runs)
 else:
     script = importlib.import_module(Path(command[0]).stem)
 

@@ -12,6 +12,7 @@ import pytest
 from conftest import (
     assert_one_line_error,
     assert_succeeded,
+    run_in_turn,
     run_ok,
     run_predict,
     script_env,
@@ -131,43 +132,42 @@ def test_a_16_bit_png_and_a_float_tiff_are_read_as_the_8_bit_picture_is(tmp_path
 ## CSV rows as spreadsheets and hands write them
 
 
-@pytest.mark.parametrize(
-    "text, expected",
-    [
-        pytest.param(
-            "NA,NA,NA,NA,NA,NA,NA,NA\n" + ROWS[0] + "\n", ["line 1", "column 1"], id="NA first row"
-        ),
-        pytest.param(
-            "nan," + ROWS[0].split(",", 1)[1] + "\n" + ROWS[1] + "\n",
-            ["line 1", "column 1"],
-            id="nan first row",
-        ),
-        pytest.param(
-            ROWS[0] + "\n1,1_000,66,29,0,26.6,0.351,31\n",
-            ["line 2", "column 2", "1_000"],
-            id="1_000",
-        ),
-        pytest.param(
-            ",".join(f'"{cell}"' for cell in ROWS[0].split(",")) + "\n", 1, id="one quoted row"
-        ),
-        pytest.param("\n".join(row.replace(",", ";") for row in ROWS) + "\n", 2, id="semicolons"),
-        pytest.param("\n".join(row.replace(",", "\t") for row in ROWS) + "\n", 2, id="tabs"),
-    ],
-)
-def test_csv_rows_are_read_or_refused_naming_line_and_column(tmp_path, models, text, expected):
-    (tmp_path / "rows.csv").write_text(text)
-    out = tmp_path / "out"
-    result = run_predict("pima_binary.py", models["pima"], out, tmp_path / "rows.csv")
-    if isinstance(expected, list):  # refused, not taken for a header nor read as a number
-        assert_one_line_error(result, *expected)
-        assert not (out / "own_predictions.csv").exists()
-    else:
-        assert_succeeded(result)
-        rows = csv_rows(out / "own_predictions.csv")[1:]
-        assert len(rows) == expected
-        assert [[float(cell) for cell in row[:8]] for row in rows] == [
-            [float(cell) for cell in line.split(",")] for line in ROWS[:expected]
-        ]
+CSV_ROWS = {  # the file's text; what it is refused for, or how many rows it holds
+    "NA first row": ("NA,NA,NA,NA,NA,NA,NA,NA\n" + ROWS[0] + "\n", ["line 1", "column 1"]),
+    "nan first row": (
+        "nan," + ROWS[0].split(",", 1)[1] + "\n" + ROWS[1] + "\n",
+        ["line 1", "column 1"],
+    ),
+    "1_000": (ROWS[0] + "\n1,1_000,66,29,0,26.6,0.351,31\n", ["line 2", "column 2", "1_000"]),
+    "one quoted row": (",".join(f'"{cell}"' for cell in ROWS[0].split(",")) + "\n", 1),
+    "semicolons": ("\n".join(row.replace(",", ";") for row in ROWS) + "\n", 2),
+    "tabs": ("\n".join(row.replace(",", "\t") for row in ROWS) + "\n", 2),
+}
+
+
+def test_csv_rows_are_read_or_refused_naming_line_and_column(tmp_path, models):
+    for number, (text, _) in enumerate(CSV_ROWS.values()):
+        (tmp_path / f"rows{number}.csv").write_text(text)
+    results = run_in_turn(
+        "pima_binary.py",
+        *[
+            ["--predict", tmp_path / f"rows{number}.csv", "--model", models["pima"], "--out",
+             tmp_path / f"out{number}"]
+            for number in range(len(CSV_ROWS))
+        ],
+    )  # fmt: skip
+    for number, ((case, (_, expected)), result) in enumerate(zip(CSV_ROWS.items(), results)):
+        out = tmp_path / f"out{number}"
+        if isinstance(expected, list):  # refused, not taken for a header nor read as a number
+            assert_one_line_error(result, *expected)
+            assert not (out / "own_predictions.csv").exists(), case
+        else:
+            assert_succeeded(result)
+            rows = csv_rows(out / "own_predictions.csv")[1:]
+            assert len(rows) == expected, case
+            assert [[float(cell) for cell in row[:8]] for row in rows] == [
+                [float(cell) for cell in line.split(",")] for line in ROWS[:expected]
+            ], case
 
 
 ## Models that do not fit are refused in one line
@@ -183,24 +183,26 @@ MISFITS = [
 ]
 
 
-@pytest.mark.parametrize(
-    "script, model, expected", MISFITS, ids=[f"{script} {model}" for script, model, _ in MISFITS]
-)
-def test_a_model_that_does_not_fit_is_refused_in_one_line_naming_it(
-    tmp_path, models, script, model, expected
-):
-    out = tmp_path / "out"
+@pytest.mark.parametrize("script", ["mnist_dense.py", "pima_binary.py"])
+def test_a_model_that_does_not_fit_is_refused_in_one_line_naming_it(tmp_path, models, script):
     if script == "mnist_dense.py":
-        inputs = [write_image(tmp_path / "digit.png", draw_digit())]
-    elif model == "mnist":
+        inputs = {"": write_image(tmp_path / "digit.png", draw_digit())}
+    else:
         pixels = np.random.default_rng(0).integers(0, 256, (3, 784))
         (tmp_path / "pixels.csv").write_text(
             "".join(",".join(map(str, row)) + "\n" for row in pixels)
         )
-        inputs = [tmp_path / "pixels.csv"]
-    else:
         (tmp_path / "rows.csv").write_text("\n".join(ROWS) + "\n")
-        inputs = [tmp_path / "rows.csv"]
-    result = run_predict(script, models[model], out, *inputs)
-    assert_one_line_error(result, str(models[model]), *expected)
-    assert not (out / "own_predictions.csv").exists()
+        inputs = {"mnist": tmp_path / "pixels.csv", "": tmp_path / "rows.csv"}
+    misfits = [(model, expected) for name, model, expected in MISFITS if name == script]
+    results = run_in_turn(
+        script,
+        *[
+            ["--predict", inputs.get(model, inputs[""]), "--model", models[model], "--out",
+             tmp_path / model]
+            for model, _ in misfits
+        ],
+    )  # fmt: skip
+    for (model, expected), result in zip(misfits, results):
+        assert_one_line_error(result, str(models[model]), *expected)
+        assert not (tmp_path / model / "own_predictions.csv").exists(), model
