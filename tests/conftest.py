@@ -90,7 +90,7 @@ def run_in_turn(script, *runs, env=None):
     """Run a script's main() once for each list of flags in runs, in turn in one fresh Python
     process, as a notebook runs it again: a CompletedProcess for each, its stdout, stderr and
     exit code what a process of its own would give. For tests of what a run prints and writes;
-    a test of starting, stopping or warnings shown once a process starts each run alone."""
+    tests of starting, stopping, or a warning a process shows only once, start each run alone."""
     with tempfile.TemporaryDirectory(prefix="runs-") as folder:
         folder = Path(folder)
         flags = [[str(flag) for flag in run] for run in runs]
