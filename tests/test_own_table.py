@@ -64,6 +64,8 @@ LABEL_KINDS = {
 
 
 def test_any_two_labels_train_mapped_to_0_and_1_by_a_rule_stated_in_one_line(tmp_path):
+    """Nine tables in one process, as a notebook runs the script again and again: each run's
+    stderr stays empty (TensorFlow warned of retracing from the fifth run until 4 Dec 2026)."""
     tables = {}
     for number, (kind, (written, _, _)) in enumerate(LABEL_KINDS.items()):
         share = 0.7 if "commoner" in kind else 0.3  # class 1 is the commoner only where yes says so
