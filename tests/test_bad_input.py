@@ -185,21 +185,20 @@ MISFITS = [
 
 @pytest.mark.parametrize("script", ["mnist_dense.py", "pima_binary.py"])
 def test_a_model_that_does_not_fit_is_refused_in_one_line_naming_it(tmp_path, models, script):
+    pixels = tmp_path / "pixels.csv"  # 784 numbers a row: the MNIST model's input, for Pima's
     if script == "mnist_dense.py":
-        inputs = {"": write_image(tmp_path / "digit.png", draw_digit())}
+        usual = write_image(tmp_path / "digit.png", draw_digit())
     else:
-        pixels = np.random.default_rng(0).integers(0, 256, (3, 784))
-        (tmp_path / "pixels.csv").write_text(
-            "".join(",".join(map(str, row)) + "\n" for row in pixels)
-        )
-        (tmp_path / "rows.csv").write_text("\n".join(ROWS) + "\n")
-        inputs = {"mnist": tmp_path / "pixels.csv", "": tmp_path / "rows.csv"}
+        usual = tmp_path / "rows.csv"
+        usual.write_text("\n".join(ROWS) + "\n")
+        rows = np.random.default_rng(0).integers(0, 256, (3, 784))
+        pixels.write_text("".join(",".join(map(str, row)) + "\n" for row in rows))
     misfits = [(model, expected) for name, model, expected in MISFITS if name == script]
     results = run_in_turn(
         script,
         *[
-            ["--predict", inputs.get(model, inputs[""]), "--model", models[model], "--out",
-             tmp_path / model]
+            ["--predict", pixels if model == "mnist" else usual, "--model", models[model],
+             "--out", tmp_path / model]
             for model, _ in misfits
         ],
     )  # fmt: skip
