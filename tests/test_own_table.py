@@ -10,7 +10,7 @@ import pytest
 
 import pima_binary
 import tutorial_helpers as helpers
-from conftest import assert_one_line_error, assert_succeeded, run_in_turn, run_ok, run_script
+from conftest import assert_one_line_error, assert_succeeded, run_in_turn, run_script
 
 
 def write_table(path, names=("0", "1"), rows=60, share=0.5, header="a,b,c,d,e,label", seed=0):
@@ -30,9 +30,8 @@ def write_table(path, names=("0", "1"), rows=60, share=0.5, header="a,b,c,d,e,la
     return path, classes
 
 
-def train(csv_path, out, *flags):
-    result = run_ok("pima_binary.py", "--quick", "--data", csv_path, "--out", out, *flags)
-    return result, json.loads((out / "metrics.json").read_text())
+def metrics_in(out):
+    return json.loads((out / "metrics.json").read_text())
 
 
 def held_out_positives(metrics):
@@ -95,18 +94,20 @@ def test_any_two_labels_train_mapped_to_0_and_1_by_a_rule_stated_in_one_line(tmp
 
 def test_positive_chooses_class_1_and_a_label_not_in_the_file_is_one_line(tmp_path):
     csv_path, classes = write_table(tmp_path / "own.csv", ("R", "M"), share=0.3)
-    result, metrics = train(csv_path, tmp_path / "out", "--positive", "R")
+    trained, refused = run_in_turn(
+        "pima_binary.py",
+        ["--quick", "--data", csv_path, "--out", tmp_path / "out", "--positive", "R"],
+        ["--quick", "--data", csv_path, "--positive", "B", "--out", tmp_path / "x"],
+    )
+    result, metrics = assert_succeeded(trained), metrics_in(tmp_path / "out")
     assert "Label R is class 1, M is class 0: as --positive chose" in result.stdout
     assert metrics["classes"] == ["M", "R"]
     assert f"{60 - classes.sum()} positive" in result.stdout
     assert held_out_positives(metrics) == max(1, round(0.2 * (60 - classes.sum())))
 
-    result = run_script(
-        "pima_binary.py", "--quick", "--data", csv_path, "--positive", "B", "--out", tmp_path / "x"
-    )
     first, other = ("R", "M")[classes[0]], ("M", "R")[classes[0]]  # in the order of the file
     assert_one_line_error(
-        result, "own.csv: --positive B is not one of its labels", f"{first} and {other}"
+        refused, "own.csv: --positive B is not one of its labels", f"{first} and {other}"
     )
     assert not (tmp_path / "x").exists()
 
@@ -126,11 +127,21 @@ def printed_rows(stdout):
 
 def test_predict_reads_and_prints_labels_in_the_files_own_words(tmp_path):
     out = tmp_path / "out"
-    train(write_table(tmp_path / "own.csv", ("R", "M"), share=0.3)[0], out)
+    own, _ = write_table(tmp_path / "own.csv", ("R", "M"), share=0.3)
     new_rows, classes = write_table(
         tmp_path / "new.csv", ("R", "M"), rows=20, share=0.5, seed=1, header="a,b,c,d,e,kind"
     )
-    result = run_ok("pima_binary.py", "--predict", new_rows, "--out", out)
+    # A label the model never learnt, in a copy: one line naming the model's own.
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text(new_rows.read_text().replace(",M\n", ",B\n", 1))
+    trained, result, refused = run_in_turn(
+        "pima_binary.py",
+        ["--quick", "--data", own, "--out", out],
+        ["--predict", new_rows, "--out", out],
+        ["--predict", unknown, "--out", tmp_path / "out2", "--model", out / "model.keras"],
+    )
+    assert_succeeded(trained)
+    assert_succeeded(result)
     assert f"Labels as {out / 'metrics.json'} names them" in result.stdout
     features = np.loadtxt(new_rows, delimiter=",", skiprows=1, usecols=range(5))
     model = helpers.start_keras().models.load_model(out / "model.keras")
@@ -149,11 +160,7 @@ def test_predict_reads_and_prints_labels_in_the_files_own_words(tmp_path):
     assert [row["kind"] for row in table] == words[classes].tolist()
     assert [row["predicted"] for row in table] == words[(expected > 0.5).astype(int)].tolist()
 
-    # A label the model never learnt: one line naming the model's own.
-    new_rows.write_text(new_rows.read_text().replace(",M\n", ",B\n", 1))
-    result = run_script("pima_binary.py", "--predict", new_rows, "--out", tmp_path / "out2",
-                        "--model", out / "model.keras")  # fmt: skip
-    assert_one_line_error(result, "new.csv line", "label (last column) is B", "are R and M")
+    assert_one_line_error(refused, "unknown.csv line", "label (last column) is B", "are R and M")
     assert not (tmp_path / "out2").exists()
 
 
@@ -170,9 +177,13 @@ def with_missing_cells(path):
 
 def test_missing_values_are_named_in_one_line_and_dropped_with_drop_missing(tmp_path):
     csv_path = with_missing_cells(write_table(tmp_path / "own.csv", ("no", "yes"))[0])
-    result = run_script("pima_binary.py", "--quick", "--data", csv_path, "--out", tmp_path / "x")
+    refused, result = run_in_turn(
+        "pima_binary.py",
+        ["--quick", "--data", csv_path, "--out", tmp_path / "x"],
+        ["--quick", "--data", csv_path, "--out", tmp_path / "out", "--drop-missing"],
+    )
     assert_one_line_error(
-        result,
+        refused,
         "own.csv: 4 of 60 rows hold a missing value",
         "in columns 2 (b), 4 (d), 6 (label)",
         "the first at line 4, column 2",
@@ -180,9 +191,9 @@ def test_missing_values_are_named_in_one_line_and_dropped_with_drop_missing(tmp_
     )
     assert not (tmp_path / "x").exists()
 
-    result, metrics = train(csv_path, tmp_path / "out", "--drop-missing")
+    metrics = metrics_in(tmp_path / "out")
     assert "--drop-missing: left out 4 of 60 rows" in result.stdout
-    assert "56 rows remain" in result.stdout
+    assert "56 rows remain" in assert_succeeded(result).stdout
     assert metrics["n_train"] + metrics["n_test"] == 56
 
 
@@ -212,11 +223,18 @@ def imbalance_lines(stdout):
     ]
 
 
-@pytest.mark.parametrize("positive", [None, "no"], ids=["rare class 1", "rare class 0"])
-def test_a_rare_class_is_said_beside_the_accuracy_with_its_precision_and_recall(tmp_path, positive):
+def test_a_rare_class_is_said_beside_the_accuracy_with_its_precision_and_recall(tmp_path):
     csv_path, _ = write_table(tmp_path / "own.csv", ("no", "yes"), rows=150, share=0.08)
-    flags = ["--positive", positive] if positive else []
-    result, metrics = train(csv_path, tmp_path / "out", *flags)
+    runs = {"rare class 1": [], "rare class 0": ["--positive", "no"]}
+    results = run_in_turn(
+        "pima_binary.py",
+        *[["--quick", "--data", csv_path, "--out", tmp_path / name, *runs[name]] for name in runs],
+    )
+    for name, result in zip(runs, results):
+        assert_rare_class_said(assert_succeeded(result), metrics_in(tmp_path / name), runs[name])
+
+
+def assert_rare_class_said(result, metrics, positive):
     (tn, fp), (fn, tp) = metrics["confusion_matrix"]
     rare, share = (0, "8.0") if positive else (1, "8.0")
     found, flagged, total = (tp, tp + fp, tp + fn) if rare else (tn, tn + fn, tn + fp)
@@ -236,8 +254,15 @@ def test_a_rare_class_is_said_beside_the_accuracy_with_its_precision_and_recall(
 
 def test_balance_weighs_classes_by_their_share_and_raises_the_rare_class_probability(tmp_path):
     csv_path, classes = write_table(tmp_path / "own.csv", ("no", "yes"), rows=150, share=0.1)
-    plain, plain_metrics = train(csv_path, tmp_path / "plain", "--epochs", 10)
-    balanced, metrics = train(csv_path, tmp_path / "balanced", "--epochs", 10, "--balance")
+    flags = ["--quick", "--epochs", 10, "--data", csv_path]
+    plain, balanced = run_in_turn(
+        "pima_binary.py",
+        [*flags, "--out", tmp_path / "plain"],
+        [*flags, "--out", tmp_path / "balanced", "--balance"],
+    )
+    assert_succeeded(plain)
+    assert_succeeded(balanced)
+    plain_metrics, metrics = metrics_in(tmp_path / "plain"), metrics_in(tmp_path / "balanced")
     assert plain_metrics["class_weight"] is None
     # Weights by the shares of the rows fit (those neither held out nor validating).
     train_rows, _ = pima_binary.stratified_split(classes, 0.2, np.random.default_rng(7))

@@ -15,6 +15,7 @@ from conftest import (
     ROOT,
     assert_one_line_error,
     assert_succeeded,
+    run_in_turn,
     run_ok,
     run_script,
     script_env,
@@ -142,16 +143,19 @@ def test_dropout_network_is_article_cs(tmp_path):
     assert_honest_figures(metrics)
 
 
-@pytest.mark.parametrize("header", ["a,b,c,d,e,outcome", None], ids=["header", "no header"])
-def test_a_bom_costs_no_row_with_or_without_a_header(tmp_path, header):
+def test_a_bom_costs_no_row_with_or_without_a_header(tmp_path):
     """Excel's "CSV UTF-8" starts with a byte-order mark, before a header or before the
     first row."""
-    csv_path = write_own_csv(tmp_path / "excel.csv", rows=60, header=header, bom=True)
-    assert csv_path.read_bytes()[:3] == b"\xef\xbb\xbf"
-    result = run_ok("pima_binary.py", "--quick", "--data", csv_path, "--out", tmp_path / "out")
-    assert "60 rows, 5 features" in result.stdout
-    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert metrics["n_train"] + metrics["n_test"] == 60
+    tables = [
+        write_own_csv(tmp_path / f"{name}.csv", rows=60, header=header, bom=True)
+        for name, header in [("header", "a,b,c,d,e,outcome"), ("bare", None)]
+    ]
+    runs = [["--quick", "--data", table, "--out", table.with_suffix("")] for table in tables]
+    for table, result in zip(tables, run_in_turn("pima_binary.py", *runs)):
+        assert table.read_bytes()[:3] == b"\xef\xbb\xbf"
+        assert "60 rows, 5 features" in assert_succeeded(result).stdout, table.name
+        metrics = json.loads((table.with_suffix("") / "metrics.json").read_text())
+        assert metrics["n_train"] + metrics["n_test"] == 60
 
 
 def test_epochs_given_with_quick_is_honoured(tmp_path):
@@ -248,28 +252,25 @@ def test_predict_new_rows_shows_and_writes_what_the_model_gives_with_labels_and_
     assert "predicted right" not in result.stdout and "<- wrong" not in result.stdout
 
 
-@pytest.mark.parametrize(
-    "rows, expected",
-    [
-        ("1,2,3\n4,5,6\n", ["rows.csv has 3 columns", "takes 5 features", "(6 columns)"]),
-        ("1,2,3,4,5\n1,2,x,4,5\n", ["rows.csv line 2, column 3", "'x' is not a number"]),
-        ("1,2,3,4,5,7\n", ["rows.csv line 1", "label (last column) is 7"]),
-        ("a,b,c,d,e\n", ["rows.csv holds no rows"]),
-    ],
-)
-def test_predict_bad_rows_get_one_line_and_write_nothing(tmp_path, trained_model, rows, expected):
-    (tmp_path / "rows.csv").write_text(rows)
-    result = run_script(
-        "pima_binary.py",
-        "--predict",
-        tmp_path / "rows.csv",
-        "--model",
-        trained_model,
-        "--out",
-        tmp_path / "out",
-    )
-    assert_one_line_error(result, *expected)
-    assert not (tmp_path / "out").exists()  # not even an empty folder
+BAD_ROWS = {
+    "too few columns": ("1,2,3\n4,5,6\n", ["has 3 columns", "takes 5 features", "(6 columns)"]),
+    "a word": ("1,2,3,4,5\n1,2,x,4,5\n", ["line 2, column 3", "'x' is not a number"]),
+    "an unknown label": ("1,2,3,4,5,7\n", ["line 1", "label (last column) is 7"]),
+    "a header alone": ("a,b,c,d,e\n", ["holds no rows"]),
+}
+
+
+def test_predict_bad_rows_get_one_line_and_write_nothing(tmp_path, trained_model):
+    runs = []
+    for number, (rows, _) in enumerate(BAD_ROWS.values()):
+        (tmp_path / f"rows{number}.csv").write_text(rows)
+        out = tmp_path / f"out{number}"
+        runs.append(["--predict", tmp_path / f"rows{number}.csv", "--model", trained_model,
+                     "--out", out])  # fmt: skip
+    results = run_in_turn("pima_binary.py", *runs)
+    for number, ((_, expected), result) in enumerate(zip(BAD_ROWS.values(), results)):
+        assert_one_line_error(result, f"rows{number}.csv", *expected)
+        assert not (tmp_path / f"out{number}").exists()  # not even an empty folder
 
 
 def test_predict_without_a_trained_model_says_how_to_train_one(tmp_path):

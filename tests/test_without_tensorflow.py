@@ -205,17 +205,19 @@ def test_without_any_backend_one_line_says_what_to_install(monkeypatch):
     assert "pip install tensorflow" in str(error.value) and '"jax[cpu]"' in str(error.value)
 
 
-@pytest.mark.parametrize(
-    "requirements, python",
-    [*(("requirements-dev.txt", python) for python in PYTHONS), ("requirements.txt", "3.14")],
-)  # the dev file's packages include these: resolved above for 3.10-3.13
-def test_requirements_resolve_on_each_python(
-    tmp_path, python_without_tensorflow, requirements, python
-):
-    report = tmp_path / "report.json"
-    result = subprocess.run(  # that environment's pip is current: older ones take minutes here
-        [
-            str(python_without_tensorflow),
+def test_requirements_resolve_on_each_python(tmp_path, python_without_tensorflow, start_process):
+    """Both requirements files, as pip resolves them on each Python. The six resolutions run
+    at once: most of each is waiting on the package index."""
+    # The dev file's packages include requirements.txt's: resolved with it for 3.10 to 3.13.
+    cases = [
+        *(("requirements-dev.txt", python) for python in PYTHONS),
+        ("requirements.txt", "3.14"),
+    ]
+    started = []
+    for number, (requirements, python) in enumerate(cases):
+        report = tmp_path / f"report{number}.json"
+        command = [  # that environment's pip is current: older ones take minutes here
+            python_without_tensorflow,
             "-c",
             PIP_AS_IF_ON,
             python,
@@ -227,22 +229,20 @@ def test_requirements_resolve_on_each_python(
             "--only-binary=:all:",
             "--quiet",
             "--report",
-            str(report),
+            report,
             "-r",
             requirements,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=script_env(),
-    )
-    assert result.returncode == 0, f"{requirements} on Python {python}: {last_lines(result)}"
-    installed = {
-        item["metadata"]["name"].lower() for item in json.loads(report.read_text())["install"]
-    }
-    assert {"keras", "numpy", "matplotlib"} <= installed
-    if python == "3.14":
-        assert "tensorflow" not in installed and "jax" in installed
-    else:
-        assert "tensorflow" in installed
+        ]
+        started.append((report, start_process(command, cwd=ROOT)))
+    for (requirements, python), (report, process) in zip(cases, started):
+        stdout, stderr = process.communicate(timeout=900)
+        result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        assert result.returncode == 0, f"{requirements} on Python {python}: {last_lines(result)}"
+        installed = {
+            item["metadata"]["name"].lower() for item in json.loads(report.read_text())["install"]
+        }
+        assert {"keras", "numpy", "matplotlib"} <= installed, (requirements, python)
+        if python == "3.14":
+            assert "tensorflow" not in installed and "jax" in installed, requirements
+        else:
+            assert "tensorflow" in installed, python
