@@ -91,20 +91,25 @@ def run_in_turn(script, *runs, env=None):
     process, as a notebook runs it again: a CompletedProcess for each, its stdout, stderr and
     exit code what a process of its own would give. For tests of what a run prints and writes;
     tests of starting, stopping, or a warning a process shows only once, start each run alone."""
+    return run_scripts_in_turn(*[(script, run) for run in runs], env=env)
+
+
+def run_scripts_in_turn(*runs, env=None):
+    """run_in_turn for runs of (script, flags) of either script."""
     with tempfile.TemporaryDirectory(prefix="runs-") as folder:
         folder = Path(folder)
-        flags = [[str(flag) for flag in run] for run in runs]
-        (folder / "flags.json").write_text(json.dumps(flags))
-        harness = run_patched(["--runs", folder], script, env=env, timeout=900)
+        runs = [(script, [str(flag) for flag in flags]) for script, flags in runs]
+        (folder / "runs.json").write_text(json.dumps(runs))
+        harness = run_patched(["--runs", folder], env=env, timeout=900)
         assert harness.returncode == 0 and harness.stderr == "", harness.stderr[-3000:]
         return [
             subprocess.CompletedProcess(
-                [script, *run],
+                [script, *flags],
                 int((folder / f"{number}.code").read_text()),
                 (folder / f"{number}.stdout").read_text(errors="replace"),
                 (folder / f"{number}.stderr").read_text(errors="replace"),
             )
-            for number, run in enumerate(flags)
+            for number, (script, flags) in enumerate(runs)
         ]
 
 
@@ -251,28 +256,43 @@ def models(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def quick_run(tmp_path_factory):
+def made_once(tmp_path_factory):
+    """made_once(name, make): a folder that make(folder) fills once for the whole test session,
+    by whichever pytest-xdist worker asks first; the other waits for it. Tests read its files
+    and write elsewhere."""
+    session = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the folder of the session, not the worker
+        session = session.parent
+
+    def made(name, make):
+        folder = session / name
+        with open(f"{folder}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # the other worker waits for make to finish
+            if not (folder / ".made").is_file():
+                shutil.rmtree(folder, ignore_errors=True)  # a make cut short
+                folder.mkdir()
+                make(folder)
+                (folder / ".made").touch()
+        return folder
+
+    return made
+
+
+@pytest.fixture(scope="session")
+def quick_run(made_once):
     """quick_run(script): (stdout, --out folder, data file) of one `script --quick` run on
-    own_data, made once for the whole test session, by whichever pytest-xdist worker asks
-    first. Tests read its files and write elsewhere."""
+    own_data, made once for the whole test session."""
     from makers import own_data
 
-    folder = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):  # the folder of the session, not the worker
-        folder = folder.parent
+    def run(script, folder):
+        data = own_data(script, folder)
+        result = run_ok(script, "--quick", "--data", data, "--out", folder / "out")
+        (folder / "stdout.txt").write_text(result.stdout)
 
     def trained(script):
-        run = folder / f"quick-run-{Path(script).stem}"
-        with open(f"{run}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # the other worker waits for this run to finish
-            if not (run / "stdout.txt").is_file():
-                shutil.rmtree(run, ignore_errors=True)  # a run cut short
-                run.mkdir()
-                result = run_ok(script, "--quick", "--data", own_data(script, run), "--out",
-                                run / "out")  # fmt: skip
-                (run / "stdout.txt").write_text(result.stdout)
-        (data,) = run.glob("own.*")
-        return (run / "stdout.txt").read_text(), run / "out", data
+        folder = made_once(f"quick-run-{Path(script).stem}", lambda folder: run(script, folder))
+        (data,) = folder.glob("own.*")
+        return (folder / "stdout.txt").read_text(), folder / "out", data
 
     return trained
 

@@ -3,16 +3,17 @@
     python tests/harness.py pima_binary.DATA_URL='"http://127.0.0.1:8000/x.csv"' -- pima_binary.py
     python tests/harness.py -- download URL SHA256 DATA_DIR
     python tests/harness.py --report-backend -- pima_binary.py --quick
-    python tests/harness.py --runs FOLDER -- pima_binary.py
+    python tests/harness.py --runs FOLDER --
 
 The tests use it to point the scripts' downloads at a server on 127.0.0.1 that they start,
 and to shorten the download time-outs. The run goes through tutorial_helpers.run, as a
 script's own does: one line for a UserError, the same exit codes. --report-backend: once
 main() has returned, a last line on stdout names the backend the script's Keras ran on and
 whether TensorFlow was imported, "harness: keras backend NAME; tensorflow loaded: yes|no".
---runs FOLDER: main() once for each list of flags in FOLDER/flags.json, in turn in this one
-process, as a notebook runs it again; run N's output goes to N.stdout and N.stderr (file
-descriptors 1 and 2, so TensorFlow's own log too) and its exit code to N.code.
+--runs FOLDER: for each [script, flags] in FOLDER/runs.json, the script's main(flags), in turn
+in this one process, as a notebook runs them one after another; run N's output goes to
+N.stdout and N.stderr (file descriptors 1 and 2, so TensorFlow's own log too) and its exit
+code to N.code.
 """
 
 import ast
@@ -43,8 +44,9 @@ def exit_code(run):
     return 0
 
 
-def run_in_turn(script, folder):
-    for number, flags in enumerate(json.loads((folder / "flags.json").read_text())):
+def run_in_turn(folder):
+    for number, (script, flags) in enumerate(json.loads((folder / "runs.json").read_text())):
+        script = importlib.import_module(Path(script).stem)
         sys.stdout.flush()
         sys.stderr.flush()
         saved = os.dup(1), os.dup(2)
@@ -74,10 +76,10 @@ for setting in [setting for setting in settings if setting not in ["--report-bac
     module_name, name = target.rsplit(".", 1)
     setattr(importlib.import_module(module_name), name, ast.literal_eval(value))
 command = sys.argv[separator + 1 :]
-if command[0] == "download":
+if runs:
+    run_in_turn(runs)
+elif command[0] == "download":
     helpers.run(lambda: print("downloaded", helpers.download(*command[1:])))
-elif runs:
-    run_in_turn(importlib.import_module(Path(command[0]).stem), runs)
 else:
     script = importlib.import_module(Path(command[0]).stem)
 

@@ -13,7 +13,7 @@ from conftest import (
     assert_one_line_error,
     assert_succeeded,
     run_in_turn,
-    run_ok,
+    run_scripts_in_turn,
     run_predict,
     script_env,
 )
@@ -32,44 +32,36 @@ ROWS = ["6,148,72,35,0,33.6,0.627,50", "1,85,66,29,0,26.6,0.351,31"]  # 8 Pima f
 ## Odd file names
 
 
-@pytest.mark.parametrize(
-    "case", ["mnist --predict x$_$.png", "pima --data x$_$.csv", "mnist --data x$_$.npz"]
-)
-def test_a_dollar_in_a_file_name_is_just_a_character(tmp_path, models, case):
+def test_a_dollar_in_a_file_name_is_just_a_character(tmp_path, models):
     """A "$" in a file name is a character, not the start of a formula."""
-    out = tmp_path / "out"
-    if case == "mnist --predict x$_$.png":
-        image = write_image(tmp_path / "x$_$.png", draw_digit())
-        assert_succeeded(run_predict("mnist_dense.py", models["mnist"], out, image))
-        expected = {"own_predictions.csv", "own_predictions.png"}
-    elif case == "pima --data x$_$.csv":
-        run_ok(
-            "pima_binary.py",
-            "--quick",
-            "--data",
-            write_own_csv(tmp_path / "x$_$.csv"),
-            "--out",
-            out,
-        )
-        expected = TRAINING_OUTPUTS
-    else:
-        run_ok(
+    image = write_image(tmp_path / "x$_$.png", draw_digit())
+    pictures = {"samples.png", "confusion.png", "predictions.png", "mistakes.png"}
+    cases = {  # name: (script, flags, the outputs it writes)
+        "mnist --predict x$_$.png": (
             "mnist_dense.py",
-            "--quick",
-            "--data",
-            write_own_npz(tmp_path / "x$_$.npz"),
-            "--out",
-            out,
-        )
-        expected = TRAINING_OUTPUTS | {
-            "samples.png",
-            "confusion.png",
-            "predictions.png",
-            "mistakes.png",
-        }
-    assert expected <= {path.name for path in out.iterdir()}
-    if case.endswith(".png"):
-        assert csv_rows(out / "own_predictions.csv")[1][0] == str(tmp_path / "x$_$.png")
+            ["--predict", image, "--model", models["mnist"]],
+            {"own_predictions.csv", "own_predictions.png"},
+        ),
+        "pima --data x$_$.csv": (
+            "pima_binary.py",
+            ["--quick", "--data", write_own_csv(tmp_path / "x$_$.csv")],
+            TRAINING_OUTPUTS,
+        ),
+        "mnist --data x$_$.npz": (
+            "mnist_dense.py",
+            ["--quick", "--data", write_own_npz(tmp_path / "x$_$.npz")],
+            TRAINING_OUTPUTS | pictures,
+        ),
+    }
+    outs = {case: tmp_path / f"out{number}" for number, case in enumerate(cases)}
+    results = run_scripts_in_turn(
+        *[(script, [*flags, "--out", outs[case]]) for case, (script, flags, _) in cases.items()]
+    )
+    for (case, (_, _, expected)), result in zip(cases.items(), results):
+        assert_succeeded(result)
+        assert expected <= {path.name for path in outs[case].iterdir()}, case
+    predicted = csv_rows(outs["mnist --predict x$_$.png"] / "own_predictions.csv")
+    assert predicted[1][0] == str(image)
 
 
 def test_file_and_folder_names_that_are_not_utf8_are_read_and_written(tmp_path, models):

@@ -9,7 +9,14 @@ import pytest
 
 import pima_binary
 import tutorial_helpers as helpers
-from conftest import run_ok, script_env, shared_file
+from conftest import (
+    assert_succeeded,
+    run_in_turn,
+    run_ok,
+    run_scripts_in_turn,
+    script_env,
+    shared_file,
+)
 from makers import own_data, write_own_csv
 
 
@@ -29,50 +36,64 @@ def validation_loss_of_saved_model(csv_path, out, seed=7):
     )
 
 
-def test_early_stop_keeps_the_best_epochs_weights_even_without_stopping_early(tmp_path):
-    csv_path = shared_file("pima-indians-diabetes.data.csv")
-    # Measured with seed 7: the validation loss is lowest after epoch 23, so with a patience
-    # of 20, 40 epochs end before early stopping would: the case Keras once got wrong.
-    result = run_ok(
-        "pima_binary.py", "--data", csv_path, "--epochs", 40, "--early-stop", "--out", tmp_path
-    )
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
+@pytest.fixture(scope="session")
+def pima_runs(made_once):
+    """{name: --out folder} of the three Pima trainings below, in turn in one process, made
+    once; each folder also holds the run's stdout.txt."""
+    pima = shared_file("pima-indians-diabetes.data.csv")
+
+    def make(folder):
+        runs = {
+            # Measured with seed 7: the validation loss is lowest after epoch 23, so with a
+            # patience of 20, 40 epochs end before early stopping would: the case Keras once
+            # got wrong.
+            "forty epochs": ["--data", pima, "--epochs", 40, "--early-stop"],
+            "without": ["--data", write_own_csv(folder / "own.csv"), "--epochs", 6],
+            "stopped": ["--data", pima, "--early-stop"],
+        }
+        flags = [[*flags, "--out", folder / name] for name, flags in runs.items()]
+        for name, result in zip(runs, run_in_turn("pima_binary.py", *flags)):
+            (folder / name / "stdout.txt").write_text(assert_succeeded(result).stdout)
+
+    folder = made_once("early-stop-runs", make)
+    return {name: folder / name for name in ["forty epochs", "without", "stopped"]}
+
+
+def metrics_in(out):
+    return json.loads((out / "metrics.json").read_text())
+
+
+def test_early_stop_keeps_the_best_epochs_weights_even_without_stopping_early(pima_runs):
+    out = pima_runs["forty epochs"]
+    metrics = metrics_in(out)
     assert metrics["epochs_trained"] == 40 and metrics["best_epoch"] < 40, metrics
     assert metrics["best_epoch"] == 1 + int(np.argmin(metrics["val_loss"]))
     assert (
         "Trained 40 of 40 epochs; the validation loss was lowest after epoch "
         f"{metrics['best_epoch']}, "
-        "whose weights were kept" in result.stdout
+        "whose weights were kept" in (out / "stdout.txt").read_text()
     )
-    kept = validation_loss_of_saved_model(csv_path, tmp_path)
+    kept = validation_loss_of_saved_model(shared_file("pima-indians-diabetes.data.csv"), out)
     assert kept == pytest.approx(min(metrics["val_loss"]), abs=1e-5)
     assert kept < metrics["val_loss"][-1] - 1e-3  # not the last epoch's weights
 
 
-def test_without_early_stop_the_last_epochs_weights_are_saved(tmp_path):
-    csv_path = write_own_csv(tmp_path / "own.csv")
-    run_ok("pima_binary.py", "--data", csv_path, "--epochs", 6, "--out", tmp_path / "out")
-    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+def test_without_early_stop_the_last_epochs_weights_are_saved(pima_runs):
+    out = pima_runs["without"]
+    metrics = metrics_in(out)
     assert metrics["epochs_trained"] == 6
-    assert validation_loss_of_saved_model(csv_path, tmp_path / "out") == pytest.approx(
+    assert validation_loss_of_saved_model(out.parent / "own.csv", out) == pytest.approx(
         metrics["val_loss"][-1], abs=1e-5
     )
 
 
-def test_early_stop_stops_pima_and_records_where(tmp_path):
-    result = run_ok(
-        "pima_binary.py",
-        "--data",
-        shared_file("pima-indians-diabetes.data.csv"),
-        "--early-stop",
-        "--out",
-        tmp_path,
-    )
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
+def test_early_stop_stops_pima_and_records_where(pima_runs):
+    out = pima_runs["stopped"]
+    metrics = metrics_in(out)
     assert (
         metrics["epochs_trained"] < 150 and metrics["epochs_trained"] == metrics["best_epoch"] + 20
     ), metrics
-    assert f"Trained {metrics['epochs_trained']} of 150 epochs" in result.stdout
+    assert f"Trained {metrics['epochs_trained']} of 150 epochs" in (out / "stdout.txt").read_text()
     assert metrics["test_accuracy"] >= 0.72, metrics
 
 
@@ -83,21 +104,13 @@ def test_tensorboard_writes_one_folder_per_run_with_training_and_validation_even
     """Both scripts log into one folder: MNIST's run as it is, Pima's with --early-stop."""
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
-    for script, flags in [("mnist_dense.py", []), ("pima_binary.py", ["--early-stop"])]:
-        run_ok(
-            script,
-            "--quick",
-            "--epochs",
-            2,
-            "--data",
-            own_data(script, tmp_path),
-            "--out",
-            tmp_path / "out",
-            "--tensorboard",
-            tmp_path / "logs",
-            *flags,
-            env=script_env(KERAS_BACKEND=backend),
-        )
+    trainings = [
+        (script, ["--quick", "--epochs", 2, "--data", own_data(script, tmp_path),
+                  "--out", tmp_path / "out", "--tensorboard", tmp_path / "logs", *flags])
+        for script, flags in [("mnist_dense.py", []), ("pima_binary.py", ["--early-stop"])]
+    ]  # fmt: skip
+    for result in run_scripts_in_turn(*trainings, env=script_env(KERAS_BACKEND=backend)):
+        assert_succeeded(result)
     runs = sorted(path.name for path in (tmp_path / "logs").iterdir())
     assert len(runs) == 2, runs
     assert runs[0].startswith("first-seed7-") and "-early-stop-" not in runs[0], runs

@@ -6,9 +6,15 @@ import re
 
 import numpy as np
 
-import pytest
 
-from conftest import ROOT, SHARED_DATA, run_ok, script_env, shared_file
+from conftest import (
+    ROOT,
+    SHARED_DATA,
+    assert_succeeded,
+    run_scripts_in_turn,
+    script_env,
+    shared_file,
+)
 from makers import own_data
 
 
@@ -42,17 +48,20 @@ def test_mistakes_png_shows_the_surest_mistakes_first():
     assert figure.texts[0].get_text() == "The most confident of 4 mistakes on 40 test digits"
 
 
-@pytest.mark.parametrize("script", ["mnist_dense.py", "pima_binary.py"])
-def test_without_graphviz_one_line_says_how_to_install_it_and_the_run_goes_on(tmp_path, script):
+def test_without_graphviz_one_line_says_how_to_install_it_and_the_run_goes_on(tmp_path):
     empty = tmp_path / "bin"
     empty.mkdir()  # a PATH on which there is no dot program
-    result = run_ok(
-        script, "--quick", "--data", own_data(script, tmp_path), "--out", tmp_path / "out",
-        env=script_env(PATH=str(empty)),
-    )  # fmt: skip
-    assert [line for line in result.stdout.splitlines() if "Graphviz" in line] == [
-        "network.png not drawn: it needs Graphviz (apt install graphviz, brew install "
-        "graphviz or conda install graphviz) and pip install pydot"
+    scripts = ["mnist_dense.py", "pima_binary.py"]
+    runs = [
+        (script, ["--quick", "--data", own_data(script, tmp_path), "--out", tmp_path / script])
+        for script in scripts
     ]
-    assert not (tmp_path / "out" / "network.png").exists()
-    assert (tmp_path / "out" / "model.keras").is_file()
+    for script, result in zip(scripts, run_scripts_in_turn(*runs, env=script_env(PATH=str(empty)))):
+        assert [
+            line for line in assert_succeeded(result).stdout.splitlines() if "Graphviz" in line
+        ] == [
+            "network.png not drawn: it needs Graphviz (apt install graphviz, brew install "
+            "graphviz or conda install graphviz) and pip install pydot"
+        ], script
+        assert not (tmp_path / script / "network.png").exists()
+        assert (tmp_path / script / "model.keras").is_file()
