@@ -18,7 +18,6 @@ from conftest import (
     as_from_a_terminal,
     assert_one_line_error,
     assert_succeeded,
-    run_ok,
     run_script,
     script_env,
     wait_for_line,
@@ -36,11 +35,10 @@ from makers import own_data, write_own_csv, write_own_npz
     ],
 )
 def test_a_stop_during_fit_says_so_and_keeps_the_previous_run_whole(
-    tmp_path, start_process, script, signum, name
+    tmp_path, start_process, quick_run, script, signum, name
 ):
-    out = tmp_path / "out"
-    data = own_data(script, tmp_path)
-    run_ok(script, "--quick", "--data", data, "--out", out)  # the previous run's complete set
+    _, previous, data = quick_run(script)
+    out = shutil.copytree(previous, tmp_path / "out")  # the previous run's complete set
     before = {path.name: path.read_bytes() for path in out.iterdir()}
 
     process = start_process(
