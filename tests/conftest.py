@@ -75,7 +75,7 @@ def run_script(script, *args, env=None, timeout=900, **popen):
     )
 
 
-def run_patched(settings, *command, env=None, timeout=300):
+def run_patched(settings, *command, env=None, timeout=300, cwd=None):
     """Run harness.py: a script's main, or a download, with module settings replaced."""
     return subprocess.run(
         [sys.executable, str(HARNESS), *settings, "--", *map(str, command)],
@@ -83,24 +83,25 @@ def run_patched(settings, *command, env=None, timeout=300):
         text=True,
         timeout=timeout,
         env=env or script_env(),
+        cwd=cwd,
     )
 
 
-def run_in_turn(script, *runs, env=None):
+def run_in_turn(script, *runs, env=None, cwd=None):
     """Run a script's main() once for each list of flags in runs, in turn in one fresh Python
     process, as a notebook runs it again: a CompletedProcess for each, its stdout, stderr and
     exit code what a process of its own would give. For tests of what a run prints and writes;
     tests of starting, stopping, or a warning a process shows only once, start each run alone."""
-    return run_scripts_in_turn(*[(script, run) for run in runs], env=env)
+    return run_scripts_in_turn(*[(script, run) for run in runs], env=env, cwd=cwd)
 
 
-def run_scripts_in_turn(*runs, env=None):
+def run_scripts_in_turn(*runs, env=None, cwd=None):
     """run_in_turn for runs of (script, flags) of either script."""
     with tempfile.TemporaryDirectory(prefix="runs-") as folder:
         folder = Path(folder)
         runs = [(script, [str(flag) for flag in flags]) for script, flags in runs]
         (folder / "runs.json").write_text(json.dumps(runs))
-        harness = run_patched(["--runs", folder], env=env, timeout=900)
+        harness = run_patched(["--runs", folder], env=env, timeout=900, cwd=cwd)
         assert harness.returncode == 0 and harness.stderr == "", harness.stderr[-3000:]
         return [
             subprocess.CompletedProcess(

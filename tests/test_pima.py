@@ -214,12 +214,25 @@ def test_predict_new_rows_shows_and_writes_what_the_model_gives_with_labels_and_
     out.mkdir()
     shutil.copy(trained_model, out)  # where --predict looks by default: model.keras in --out
     new_rows = write_own_csv(tmp_path / "new.csv", rows=25, seed=1, header="a,b,c,d,e,label")
-
-    result = run_ok("pima_binary.py", "--predict", new_rows, "--out", out)
+    rows = np.loadtxt(new_rows, delimiter=",", skiprows=1)
+    # The same rows without the label column, and without a header.
+    np.savetxt(tmp_path / "bare.csv", rows[:, :5], delimiter=",", fmt="%.4f")
+    result, bare = run_in_turn(
+        "pima_binary.py",
+        ["--predict", new_rows, "--out", out],
+        [
+            "--predict",
+            tmp_path / "bare.csv",
+            "--out",
+            tmp_path / "bare",
+            "--model",
+            out / "model.keras",
+        ],
+    )
+    assert_succeeded(result)
     table = csv_rows(out / "own_predictions.csv")
     assert table[0] == ["a", "b", "c", "d", "e", "label", "probability", "predicted"]
     written = np.array(table[1:], dtype="float64")
-    rows = np.loadtxt(new_rows, delimiter=",", skiprows=1)
     np.testing.assert_array_equal(written[:, :6], rows)  # the input columns, unchanged
     expected = load_model(out / "model.keras").predict(rows[:, :5], verbose=0)[:, 0]
     np.testing.assert_array_equal(written[:, 6].astype("float32"), expected)
@@ -238,9 +251,8 @@ def test_predict_new_rows_shows_and_writes_what_the_model_gives_with_labels_and_
     assert 0 < right < 25  # both kinds of row, so that the marks are put to the test
 
     # Without the label column, and without a header: the same probabilities.
-    np.savetxt(tmp_path / "bare.csv", rows[:, :5], delimiter=",", fmt="%.4f")
-    result = run_ok("pima_binary.py", "--predict", tmp_path / "bare.csv", "--out", out)
-    table = csv_rows(out / "own_predictions.csv")
+    result = assert_succeeded(bare)
+    table = csv_rows(tmp_path / "bare" / "own_predictions.csv")
     assert table[0] == [*(f"feature_{i}" for i in range(1, 6)), "probability", "predicted"]
     np.testing.assert_array_equal(
         np.array(table[1:], dtype="float64")[:, 5].astype("float32"), expected

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, run_ok, script_env
+from conftest import ROOT, assert_succeeded, run_scripts_in_turn, script_env
 from makers import draw_digit, pima_like_features, write_image
 
 
@@ -32,19 +32,26 @@ def test_the_snippet_for_ones_own_code_works_as_written_and_agrees_with_predict(
         for row, label in zip(features, labels)
     ]
     (tmp_path / "eight_features.csv").write_text("\n".join(rows) + "\n")
-    run_ok(
-        "pima_binary.py",
-        "--quick",
-        "--data",
-        tmp_path / "eight_features.csv",
-        "--out",
-        tmp_path / "outputs" / "pima_binary",
-    )
     shutil.copytree(quick_run("mnist_dense.py")[1], tmp_path / "outputs" / "mnist_dense")
     # Dark ink on white paper: a 1, with a flag, so that it is not the same digit turned over.
     write_image(tmp_path / "my_digit.jpg", draw_digit("1", size=(50, 60), width=6))
 
     snippet = readme_block("snippet")
+    patients = ast.literal_eval(
+        re.search(r"np\.array\(\s*(\[\s*\[.*?\]\s*,?\s*\])", snippet, re.S).group(1)
+    )
+    (tmp_path / "patients.csv").write_text(
+        "".join(",".join(map(str, row)) + "\n" for row in patients)
+    )
+    # Pima's default run, here quick on a table of 8 features; then --predict as the README runs
+    # it, on the snippet's two patients and the photo, with the same models.
+    for run in run_scripts_in_turn(
+        ("pima_binary.py", ["--quick", "--data", "eight_features.csv"]),
+        ("pima_binary.py", ["--predict", "patients.csv"]),
+        ("mnist_dense.py", ["--predict", "my_digit.jpg"]),
+        cwd=tmp_path,
+    ):
+        assert_succeeded(run)
     result = subprocess.run(
         [sys.executable, "-c", snippet],
         cwd=tmp_path,
@@ -58,18 +65,10 @@ def test_the_snippet_for_ones_own_code_works_as_written_and_agrees_with_predict(
     digit = re.search(r"digit: (\d) confidence: ([\d.]+)", result.stdout)
     assert onset and digit, result.stdout
 
-    # The same two patients and the same photo, read by --predict with the same models.
-    patients = ast.literal_eval(
-        re.search(r"np\.array\(\s*(\[\s*\[.*?\]\s*,?\s*\])", snippet, re.S).group(1)
-    )
-    (tmp_path / "patients.csv").write_text(
-        "".join(",".join(map(str, row)) + "\n" for row in patients)
-    )
-    run_ok("pima_binary.py", "--predict", "patients.csv", cwd=tmp_path)  # as the README runs it
+    # The same two patients and the same photo, as --predict read them.
     with open(tmp_path / "outputs" / "pima_binary" / "own_predictions.csv", newline="") as file:
         predicted = [float(row["probability"]) for row in csv.DictReader(file)]
     assert [float(p) for p in onset.groups()] == pytest.approx(predicted, abs=0.0005 + 1e-6)
-    run_ok("mnist_dense.py", "--predict", "my_digit.jpg", cwd=tmp_path)
     with open(tmp_path / "outputs" / "mnist_dense" / "own_predictions.csv", newline="") as file:
         (read,) = list(csv.DictReader(file))
     assert int(digit.group(1)) == int(read["digit"])
