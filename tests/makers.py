@@ -4,6 +4,7 @@ the CSV files the scripts write, read back."""
 
 import csv
 import io
+import json
 
 import numpy as np
 
@@ -41,6 +42,11 @@ def write_own_csv(path, rows=80, seed=0, header="a,b,c,d,e,outcome", bom=False):
     ]
     path.write_text(("\ufeff" if bom else "") + "\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def metrics_in(out):
+    """The metrics.json a training run wrote to out."""
+    return json.loads((out / "metrics.json").read_text())
 
 
 # What every training run writes to --out (network.png too where Graphviz is installed).

@@ -17,7 +17,7 @@ from conftest import (
     script_env,
     shared_file,
 )
-from makers import own_data, write_own_csv
+from makers import metrics_in, own_data, write_own_csv
 
 
 def validation_loss_of_saved_model(csv_path, out, seed=7):
@@ -57,10 +57,6 @@ def pima_runs(made_once):
 
     folder = made_once("early-stop-runs", make)
     return {name: folder / name for name in ["forty epochs", "without", "stopped"]}
-
-
-def metrics_in(out):
-    return json.loads((out / "metrics.json").read_text())
 
 
 def test_early_stop_keeps_the_best_epochs_weights_even_without_stopping_early(pima_runs):

@@ -1,7 +1,6 @@
 """mnist_dense.py end to end, as a user runs it: training, where it goes wrong, --predict."""
 
 import csv
-import json
 import re
 import shutil
 
@@ -23,20 +22,16 @@ from conftest import (
     run_script,
     shared_file,
 )
-from makers import draw_digit, write_image, write_own_npz
+from makers import draw_digit, metrics_in, write_image, write_own_npz
 
 PICTURES = ["samples.png", "history.png", "predictions.png", "mistakes.png", "confusion.png"]
-
-
-def metrics_of(folder):
-    return json.loads((folder / "metrics.json").read_text())
 
 
 def test_quick_run_writes_pictures_and_a_model_that_predicts_as_the_run_did(quick_run):
     stdout, out, npz_path = quick_run("mnist_dense.py")
     for name in PICTURES + (["network.png"] if shutil.which("dot") else []):
         assert matplotlib.image.imread(out / name).shape[2] in (3, 4), name
-    metrics = metrics_of(out)
+    metrics = metrics_in(out)
     assert (metrics["network"], metrics["n_train"], metrics["n_test"]) == ("first", 300, 60)
     assert metrics["epochs"] == 1 and metrics["batch_size"] == 128
     assert metrics["n_validation"] == 15  # a random 5% of the 300 training digits
@@ -81,7 +76,7 @@ def test_images_already_scaled_to_0_1_are_not_divided_again(tmp_path, quick_run)
         tmp_path / "unit",
     )
     assert "its pixels go from 0 to 1; taken times 255" in result.stdout
-    grey, unit = metrics_of(grey_out), metrics_of(tmp_path / "unit")
+    grey, unit = metrics_in(grey_out), metrics_in(tmp_path / "unit")
     assert unit["test_loss"] == grey["test_loss"]  # the same pixels after preparing
     assert unit["test_accuracy"] == grey["test_accuracy"]
 
@@ -117,7 +112,7 @@ def trained_and_reading(data, tmp_path):
         assert matplotlib.image.imread(tmp_path / name / "own_predictions.png").shape[2] in (3, 4)
         right = [int(row["digit"]) == int(path.name[0]) for row, path in zip(table, files)]
         read[name] = float(np.mean(right)), files
-    return metrics_of(tmp_path), read
+    return metrics_in(tmp_path), read
 
 
 def naive_share(model_folder, files):
@@ -175,7 +170,7 @@ def test_each_network_reaches_its_measured_accuracy_in_2_epochs_and_predict_give
     for network, training, predicting in zip(AFTER_2_EPOCHS, results[::2], results[1::2]):
         out = tmp_path / network
         assert f"Total params: {PARAMETERS[network]}" in assert_succeeded(training).stdout
-        metrics = metrics_of(out)
+        metrics = metrics_in(out)
         assert metrics["network"] == network and metrics["epochs"] == 2
         assert metrics["test_accuracy"] >= AFTER_2_EPOCHS[network] - 0.01, metrics
 

@@ -11,6 +11,7 @@ import pytest
 import pima_binary
 import tutorial_helpers as helpers
 from conftest import assert_one_line_error, assert_succeeded, run_in_turn, run_script
+from makers import metrics_in
 
 
 def write_table(path, names=("0", "1"), rows=60, share=0.5, header="a,b,c,d,e,label", seed=0):
@@ -28,10 +29,6 @@ def write_table(path, names=("0", "1"), rows=60, share=0.5, header="a,b,c,d,e,la
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path, classes
-
-
-def metrics_in(out):
-    return json.loads((out / "metrics.json").read_text())
 
 
 def held_out_positives(metrics):
