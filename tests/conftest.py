@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import http.server
 import json
+import locale
 import os
 import selectors
 import shutil
@@ -64,9 +65,12 @@ def script_env(**changes):
 
 
 def run_script(script, *args, env=None, timeout=900, **popen):
-    """Run one of the project's scripts in a fresh Python process, as a user would."""
-    return subprocess.run(
-        [sys.executable, str(ROOT / script), *map(str, args)],
+    """Run one of the project's scripts in a Python process of its own, as a user would: a
+    fresh one, or in a test marked warm, a child of warm.py's."""
+    command = [str(ROOT / script), *map(str, args)]
+    warm = _run_warm(command, env, timeout, **popen)
+    return warm or subprocess.run(
+        [sys.executable, *command],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -75,10 +79,25 @@ def run_script(script, *args, env=None, timeout=900, **popen):
     )
 
 
+def run_program(program, *args, env=None, timeout=600):
+    """python -c program args, as run_script runs a script."""
+    command = ["-c", program, *map(str, args)]
+    warm = _run_warm(command, env, timeout)
+    return warm or subprocess.run(
+        [sys.executable, *command],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or script_env(),
+    )
+
+
 def run_patched(settings, *command, env=None, timeout=300, cwd=None):
     """Run harness.py: a script's main, or a download, with module settings replaced."""
-    return subprocess.run(
-        [sys.executable, str(HARNESS), *settings, "--", *map(str, command)],
+    command = [str(HARNESS), *map(str, settings), "--", *map(str, command)]
+    warm = _run_warm(command, env, timeout, cwd=cwd)
+    return warm or subprocess.run(
+        [sys.executable, *command],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -87,11 +106,115 @@ def run_patched(settings, *command, env=None, timeout=300, cwd=None):
     )
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "warm: the test's runs with the usual environment start as children of a Python that "
+        "has imported Keras already (tests/warm.py); for tests of what a run does, not of how "
+        "a Python starts, shows a warning once, stops, or repeats its numbers",
+    )
+
+
+_warm = threading.local()  # .wanted: the running test is marked warm
+_WARM = {"lock": threading.Lock(), "process": None, "env": None, "unread": b""}
+
+
+@pytest.fixture(autouse=True)
+def _warm_when_marked(request):
+    _warm.wanted = sys.platform == "linux" and request.node.get_closest_marker("warm") is not None
+    yield
+    _warm.wanted = False
+
+
+@contextlib.contextmanager
+def warm():
+    """Within it, runs start as in a test marked warm: for what a fixture makes for other tests
+    to read, or the one run of a test that is not about its own start."""
+    wanted, _warm.wanted = getattr(_warm, "wanted", False), sys.platform == "linux"
+    try:
+        yield
+    finally:
+        _warm.wanted = wanted
+
+
+def _run_warm(command, env, timeout, cwd=None, **popen):
+    """command run by warm.py as a CompletedProcess, or None where it must start afresh: a test
+    not marked warm, another environment, other Popen arguments, or warm.py busy with a run of
+    another thread of the same test."""
+    usual = script_env()
+    env = env or usual
+    if not getattr(_warm, "wanted", False) or env != usual or popen:
+        return None
+    if not _WARM["lock"].acquire(blocking=False):
+        return None
+    try:
+        loaded_with = {name: value for name, value in env.items() if name != "PYTEST_CURRENT_TEST"}
+        server = _WARM["process"]
+        if server is None or server.poll() is not None or _WARM["env"] != loaded_with:
+            if server is not None:
+                server.kill()
+                server.wait()
+            server = _WARM["process"] = subprocess.Popen(
+                [sys.executable, str(Path(__file__).parent / "warm.py")],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                preexec_fn=as_from_a_terminal,
+            )
+            _WARM.update(env=loaded_with, unread=b"")
+            atexit.register(server.kill)
+        with tempfile.TemporaryDirectory(prefix="warm-") as folder:
+            request = {
+                "argv": command,
+                "cwd": str(cwd or os.getcwd()),
+                "env": env,
+                "stdout": f"{folder}/stdout",
+                "stderr": f"{folder}/stderr",
+            }
+            server.stdin.write((json.dumps(request) + "\n").encode())
+            server.stdin.flush()
+            pid = _warm_answer(server, 600)["pid"]  # the first waits for Keras to load
+            answer = _warm_answer(server, timeout)
+            if answer is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                _warm_answer(server, 60)
+                raise subprocess.TimeoutExpired([sys.executable, *command], timeout)
+            output = [_as_text(Path(folder, name).read_bytes()) for name in ("stdout", "stderr")]
+        return subprocess.CompletedProcess([sys.executable, *command], answer["code"], *output)
+    finally:
+        _WARM["lock"].release()
+
+
+def _warm_answer(server, seconds):
+    """warm.py's next answer, or None after seconds without one."""
+    deadline = time.monotonic() + seconds
+    while b"\n" not in _WARM["unread"]:
+        left = deadline - time.monotonic()
+        with selectors.DefaultSelector() as selector:
+            selector.register(server.stdout.fileno(), selectors.EVENT_READ)
+            if left <= 0 or not selector.select(left):
+                return None
+        chunk = os.read(server.stdout.fileno(), 4096)
+        assert chunk, "tests/warm.py ended; run the test unmarked to see why"
+        _WARM["unread"] += chunk
+    line, _WARM["unread"] = _WARM["unread"].split(b"\n", 1)
+    return json.loads(line)
+
+
+def _as_text(output):
+    """Bytes as subprocess.run(text=True) gives them: decoded, its newlines made \\n."""
+    text = output.decode(locale.getpreferredencoding(False))
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def run_in_turn(script, *runs, env=None, cwd=None):
-    """Run a script's main() once for each list of flags in runs, in turn in one fresh Python
-    process, as a notebook runs it again: a CompletedProcess for each, its stdout, stderr and
-    exit code what a process of its own would give. For tests of what a run prints and writes;
-    tests of starting, stopping, or a warning a process shows only once, start each run alone."""
+    """Run a script's main() once for each list of flags in runs, in turn in one Python process
+    that run_script would start, as a notebook runs it again: a CompletedProcess for each, its
+    stdout, stderr and exit code what a process of its own would give. For tests of what a run
+    prints and writes; tests of starting, stopping, or a warning a process shows only once,
+    start each run alone."""
     return run_scripts_in_turn(*[(script, run) for run in runs], env=env, cwd=cwd)
 
 
@@ -245,13 +368,8 @@ def models(tmp_path_factory):
     the scripts' backend: what they are for is how the scripts treat files, streams and
     shapes, not what they predict."""
     folder = tmp_path_factory.mktemp("models")
-    result = subprocess.run(
-        [sys.executable, "-c", UNTRAINED_MODELS_PROGRAM, str(folder)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=script_env(TF_CPP_MIN_LOG_LEVEL="3"),
-    )
+    with warm():
+        result = run_program(UNTRAINED_MODELS_PROGRAM, folder)
     assert result.returncode == 0, result.stderr[-3000:]
     return {path.stem: path for path in folder.glob("*.keras")}
 
@@ -272,7 +390,8 @@ def made_once(tmp_path_factory):
             if not (folder / ".made").is_file():
                 shutil.rmtree(folder, ignore_errors=True)  # a make cut short
                 folder.mkdir()
-                make(folder)
+                with warm():  # read by tests of what a run writes, not of how it starts
+                    make(folder)
                 (folder / ".made").touch()
         return folder
 

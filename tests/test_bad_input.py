@@ -26,6 +26,8 @@ from makers import (
     write_own_npz,
 )
 
+pytestmark = pytest.mark.warm  # Keras loaded once per worker (conftest.py)
+
 ROWS = ["6,148,72,35,0,33.6,0.627,50", "1,85,66,29,0,26.6,0.351,31"]  # 8 Pima features
 
 

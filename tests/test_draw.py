@@ -38,6 +38,8 @@ from conftest import (
 )
 from makers import draw_digit, png_bytes
 
+pytestmark = pytest.mark.warm  # Keras loaded once per worker (conftest.py)
+
 CTRL_C_LINE = "interrupted (Ctrl-C): stopped before the end; no output file was left half-written"
 SEVEN = [(80, 70), (200, 70), (120, 220)]  # the browser test's stroke on the 280x280 canvas: a 7
 # A 7 as the page draws it: white ink, as wide as a marker, on a black 280x280 canvas; a PNG.

@@ -19,6 +19,8 @@ from conftest import (
 )
 from makers import metrics_in, own_data, write_own_csv
 
+pytestmark = pytest.mark.warm  # Keras loaded once per worker (conftest.py)
+
 
 def validation_loss_of_saved_model(csv_path, out, seed=7):
     """The validation rows as pima_binary.py draws them, read by the model it saved."""

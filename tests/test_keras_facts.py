@@ -1,10 +1,11 @@
 """Facts about Keras that the scripts' comments state: each test fails the day one stops holding."""
 
 import json
-import subprocess
-import sys
 
-from conftest import script_env
+import pytest
+from conftest import run_program
+
+pytestmark = pytest.mark.warm  # Keras loaded once per worker (conftest.py)
 
 EPOCH_ORDERS = """
 import json, sys
@@ -36,13 +37,7 @@ print(json.dumps({"keras": keras.__version__, "orders": orders}))
 
 
 def epoch_orders(feed):
-    result = subprocess.run(
-        [sys.executable, "-c", EPOCH_ORDERS, feed],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=script_env(),
-    )
+    result = run_program(EPOCH_ORDERS, feed, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     facts = json.loads(result.stdout.splitlines()[-1])
     assert len(facts["orders"]) == 3 and all(

@@ -24,6 +24,8 @@ from conftest import (
 )
 from makers import draw_digit, metrics_in, write_image, write_own_npz
 
+pytestmark = pytest.mark.warm  # Keras loaded once per worker (conftest.py)
+
 PICTURES = ["samples.png", "history.png", "predictions.png", "mistakes.png", "confusion.png"]
 
 

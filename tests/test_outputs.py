@@ -19,6 +19,8 @@ from conftest import (
 )
 from makers import csv_rows, draw_digit, own_data, write_image
 
+pytestmark = pytest.mark.warm  # Keras loaded once per worker (conftest.py)
+
 
 ## Two runs saving into one folder at once leave one run's set, never a mix
 

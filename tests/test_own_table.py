@@ -13,6 +13,8 @@ import tutorial_helpers as helpers
 from conftest import assert_one_line_error, assert_succeeded, run_in_turn, run_script
 from makers import metrics_in
 
+pytestmark = pytest.mark.warm  # Keras loaded once per worker (conftest.py)
+
 
 def write_table(path, names=("0", "1"), rows=60, share=0.5, header="a,b,c,d,e,label", seed=0):
     """5 numeric features, then each row's label written as names[0] or names[1]; class 1 is

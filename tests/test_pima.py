@@ -24,6 +24,8 @@ from conftest import (
 from makers import csv_rows, write_own_csv
 from test_readme import readme_block
 
+pytestmark = pytest.mark.warm  # Keras loaded once per worker (conftest.py)
+
 
 def printed_probabilities(stdout):
     return [float(match) for match in re.findall(r"^\s+(\d\.\d{3})\s+[01]\s+[01]", stdout, re.M)]

@@ -51,6 +51,7 @@ def test_quiet_with_a_home_that_cannot_be_written(tmp_path):
     )
 
 
+@pytest.mark.warm  # what a run prints, not how it starts
 def test_a_log_file_gets_one_plain_line_per_epoch_of_the_epochs_asked_for(tmp_path):
     result = run_ok(
         "mnist_dense.py",
@@ -61,7 +62,7 @@ def test_a_log_file_gets_one_plain_line_per_epoch_of_the_epochs_asked_for(tmp_pa
         own_data("mnist_dense.py", tmp_path),
         "--out",
         tmp_path / "out",
-    )  # stdout is a pipe here, as in `... | tee log`
+    )  # stdout is no terminal here, as in `... > log` or `... | tee log`
     assert not re.search(r"[\x1b\b\r]", result.stdout), "control characters in a log file"
     lines = result.stdout.splitlines()
     for epoch in [1, 2, 3]:

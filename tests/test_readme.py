@@ -21,6 +21,7 @@ def readme_block(marker):
     return re.search(rf"<!-- {marker} -->\s*```\w*\n(.*?)```", text, re.S).group(1)
 
 
+@pytest.mark.warm  # the scripts' runs; the snippet itself starts a fresh Python
 def test_the_snippet_for_ones_own_code_works_as_written_and_agrees_with_predict(
     tmp_path, quick_run
 ):

@@ -21,6 +21,7 @@ from conftest import (
     run_script,
     script_env,
     wait_for_line,
+    warm,
 )
 from makers import own_data, write_own_csv, write_own_npz
 
@@ -158,6 +159,7 @@ def test_a_program_of_ones_own_that_imports_a_script_keeps_its_handlers(tmp_path
     assert result.stdout.split() == ["True", "True"], result.stderr
 
 
+@pytest.mark.warm  # a failed save, not a stop: Keras may be loaded already
 def test_a_folder_in_the_way_of_one_output_saves_none_and_keeps_the_previous_set(tmp_path):
     (tmp_path / "metrics.json").write_text("previous run")
     (tmp_path / "model.keras").mkdir()
@@ -271,12 +273,14 @@ def test_same_seed_same_numbers_other_seed_other_numbers_with_dropout(
     The seed must fix them all, on each backend."""
     pytest.importorskip(backend)
     env = script_env(KERAS_BACKEND=backend)
-    seeds = {"first": 7, "again": 7} | ({"other": 8} if backend == "tensorflow" else {})
-    runs = seeded_figures(tmp_path, script, [*flags, "--network", "dropout"], seeds, env=env)
+    flags = [*flags, "--network", "dropout"]
+    runs = seeded_figures(tmp_path, script, flags, {"first": 7, "again": 7}, env=env)
     assert runs["first"]["network"] == "dropout"
-    assert runs["first"] == runs["again"]  # to the last digit
-    if "other" in runs:  # and the seed is what decides them
-        assert runs["other"]["test_loss"] != runs["first"]["test_loss"]
+    assert runs["first"] == runs["again"]  # to the last digit, each run in a fresh Python
+    if backend == "tensorflow":  # and the seed is what decides them
+        with warm():
+            other = seeded_figures(tmp_path, script, flags, {"other": 8}, env=env)["other"]
+        assert other["test_loss"] != runs["first"]["test_loss"]
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux's sched_setaffinity")
