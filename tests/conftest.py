@@ -152,8 +152,7 @@ def _run_warm(command, env, timeout, cwd=None, **popen):
         server = _WARM["process"]
         if server is None or server.poll() is not None or _WARM["env"] != loaded_with:
             if server is not None:
-                server.kill()
-                server.wait()
+                _stop_warm(server)
             server = _WARM["process"] = subprocess.Popen(
                 [sys.executable, str(Path(__file__).parent / "warm.py")],
                 stdin=subprocess.PIPE,
@@ -163,7 +162,7 @@ def _run_warm(command, env, timeout, cwd=None, **popen):
                 preexec_fn=as_from_a_terminal,
             )
             _WARM.update(env=loaded_with, unread=b"")
-            atexit.register(server.kill)
+            atexit.register(_stop_warm, server)
         with tempfile.TemporaryDirectory(prefix="warm-") as folder:
             request = {
                 "argv": command,
@@ -185,6 +184,14 @@ def _run_warm(command, env, timeout, cwd=None, **popen):
         return subprocess.CompletedProcess([sys.executable, *command], answer["code"], *output)
     finally:
         _WARM["lock"].release()
+
+
+def _stop_warm(server):
+    server.kill()
+    server.wait()
+    for pipe in (server.stdin, server.stdout):
+        with contextlib.suppress(OSError):
+            pipe.close()
 
 
 def _warm_answer(server, seconds):

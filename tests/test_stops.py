@@ -274,13 +274,14 @@ def test_same_seed_same_numbers_other_seed_other_numbers_with_dropout(
     pytest.importorskip(backend)
     env = script_env(KERAS_BACKEND=backend)
     flags = [*flags, "--network", "dropout"]
-    runs = seeded_figures(tmp_path, script, flags, {"first": 7, "again": 7}, env=env)
+    seeds = {"first": 7} | ({"other": 8} if backend == "tensorflow" else {})
+    with warm():  # on TensorFlow, children of a Python that loaded Keras before any seed
+        runs = seeded_figures(tmp_path, script, flags, seeds, env=env)
+    runs |= seeded_figures(tmp_path, script, flags, {"again": 7}, env=env)  # a fresh Python
     assert runs["first"]["network"] == "dropout"
-    assert runs["first"] == runs["again"]  # to the last digit, each run in a fresh Python
-    if backend == "tensorflow":  # and the seed is what decides them
-        with warm():
-            other = seeded_figures(tmp_path, script, flags, {"other": 8}, env=env)["other"]
-        assert other["test_loss"] != runs["first"]["test_loss"]
+    assert runs["first"] == runs["again"]  # to the last digit
+    if "other" in runs:  # and the seed is what decides them
+        assert runs["other"]["test_loss"] != runs["first"]["test_loss"]
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux's sched_setaffinity")
