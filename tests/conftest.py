@@ -119,11 +119,10 @@ _warm = threading.local()  # .wanted: the running test is marked warm
 _WARM = {"lock": threading.Lock(), "process": None, "env": None, "unread": b""}
 
 
-@pytest.fixture(autouse=True)
-def _warm_when_marked(request):
-    _warm.wanted = sys.platform == "linux" and request.node.get_closest_marker("warm") is not None
-    yield
-    _warm.wanted = False
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Before any fixture of the test is made, so that its module's fixtures start warm too."""
+    _warm.wanted = sys.platform == "linux" and item.get_closest_marker("warm") is not None
 
 
 @contextlib.contextmanager
