@@ -172,7 +172,9 @@ def _run_warm(command, env, timeout, cwd=None, **popen):
             }
             server.stdin.write((json.dumps(request) + "\n").encode())
             server.stdin.flush()
-            pid = _warm_answer(server, 600)["pid"]  # the first waits for Keras to load
+            started = _warm_answer(server, 600)  # the first waits for Keras to load
+            assert started, "tests/warm.py started no run within 600 s"
+            pid = started["pid"]
             answer = _warm_answer(server, timeout)
             if answer is None:
                 with contextlib.suppress(ProcessLookupError):
