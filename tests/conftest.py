@@ -65,44 +65,31 @@ def script_env(**changes):
 
 
 def run_script(script, *args, env=None, timeout=900, **popen):
-    """Run one of the project's scripts in a Python process of its own, as a user would: a
-    fresh one, or in a test marked warm, a child of warm.py's."""
-    command = [str(ROOT / script), *map(str, args)]
-    warm = _run_warm(command, env, timeout, **popen)
-    return warm or subprocess.run(
+    """Run one of the project's scripts in a Python process of its own, as a user would."""
+    return run_python([ROOT / script, *args], env=env, timeout=timeout, **popen)
+
+
+def run_program(program, *args, env=None, timeout=600):
+    """python -c program args, as run_script runs a script."""
+    return run_python(["-c", program, *args], env=env, timeout=timeout)
+
+
+def run_patched(settings, *command, env=None, timeout=300, cwd=None):
+    """Run harness.py: a script's main, or a download, with module settings replaced."""
+    return run_python([HARNESS, *settings, "--", *command], env=env, timeout=timeout, cwd=cwd)
+
+
+def run_python(command, env=None, timeout=600, **popen):
+    """python command, its output as text: a fresh Python, or in a test marked warm, a child of
+    warm.py's (when the environment is the usual one and popen gives no more than cwd)."""
+    command = [str(part) for part in command]
+    return _run_warm(command, env, timeout, **popen) or subprocess.run(
         [sys.executable, *command],
         capture_output=True,
         text=True,
         timeout=timeout,
         env=env or script_env(),
         **popen,
-    )
-
-
-def run_program(program, *args, env=None, timeout=600):
-    """python -c program args, as run_script runs a script."""
-    command = ["-c", program, *map(str, args)]
-    warm = _run_warm(command, env, timeout)
-    return warm or subprocess.run(
-        [sys.executable, *command],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env or script_env(),
-    )
-
-
-def run_patched(settings, *command, env=None, timeout=300, cwd=None):
-    """Run harness.py: a script's main, or a download, with module settings replaced."""
-    command = [str(HARNESS), *map(str, settings), "--", *map(str, command)]
-    warm = _run_warm(command, env, timeout, cwd=cwd)
-    return warm or subprocess.run(
-        [sys.executable, *command],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env or script_env(),
-        cwd=cwd,
     )
 
 
