@@ -21,27 +21,12 @@ import importlib
 import json
 import os
 import sys
-import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import tutorial_helpers as helpers  # noqa: E402
-
-
-def exit_code(run):
-    """run()'s exit code as the process's would be; a SystemExit's text goes to stderr."""
-    try:
-        run()
-    except SystemExit as stop:
-        if stop.code is None or isinstance(stop.code, int):
-            return stop.code or 0
-        print(stop.code, file=sys.stderr)
-        return 1
-    except BaseException:
-        traceback.print_exc()
-        return 1
-    return 0
+from warm import exit_code  # noqa: E402
 
 
 def run_in_turn(folder):

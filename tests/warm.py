@@ -1,6 +1,6 @@
 """A Python that has imported Keras once and starts each run a test asks for in a child of its
 own, forked: the seconds of importing TensorFlow and Keras are paid once per test worker, not
-once per run (README.md, "Run the tests"). Linux only; conftest.py's run_script uses it for
+once per run (README.md, "Run the tests"). Linux only; conftest.py's run_python uses it for
 tests marked `warm`.
 
     python tests/warm.py        # then one JSON request a line on stdin, answers on stdout
@@ -14,7 +14,8 @@ standard streams, __main__, exit code, and atexit handlers; its own tutorial_hel
 module of the project, imported afresh. What differs is what happened before its first line:
 Keras is loaded already, with TensorFlow's C++ log at the level the scripts set when the caller
 sets none, and any warning that shows once a process has been shown. So the tests of start-up,
-of warnings, of stop signals and of the same numbers across processes start a fresh Python.
+of warnings and of stop signals start a fresh Python, and a run that must repeat a warm one's
+numbers is a fresh Python too.
 """
 
 import atexit
@@ -27,16 +28,11 @@ import threading
 import traceback
 import types
 
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # what start_keras sets when the caller sets none
-import keras  # noqa: E402, F401  the point of this process
-
 
 def reopened(number, mode, like):
     """A text stream on file descriptor number, made as Python makes its standard streams."""
-    raw = io.FileIO(number, mode, closefd=False)
-    binary = (
-        raw if "w" in mode and like.write_through else io.open(number, mode + "b", closefd=False)
-    )
+    unbuffered = "w" in mode and like.write_through
+    binary = io.open(number, mode + "b", buffering=0 if unbuffered else -1, closefd=False)
     return io.TextIOWrapper(
         binary,
         encoding=like.encoding,
@@ -46,14 +42,32 @@ def reopened(number, mode, like):
     )
 
 
-def exit_code(stop):
-    """The exit code Python gives a SystemExit, printing its text as Python does."""
-    if stop.code is None:
-        return 0
-    if isinstance(stop.code, int):
-        return stop.code & 0xFF
-    print(stop.code, file=sys.stderr)
-    return 1
+def exit_code(run):
+    """run()'s exit code as Python's own at its end: a SystemExit's text, or the traceback of
+    any other exception, goes to stderr."""
+    try:
+        run()
+    except SystemExit as stop:
+        if stop.code is None or isinstance(stop.code, int):
+            return (stop.code or 0) & 0xFF
+        print(stop.code, file=sys.stderr)
+        return 1
+    except BaseException:
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+def run_main(argv):
+    """argv[0], or the program after -c, as Python runs it: as __main__, with argv."""
+    if argv[0] == "-c":
+        sys.argv, sys.path[0] = ["-c", *argv[2:]], ""
+        main = sys.modules["__main__"] = types.ModuleType("__main__")
+        exec(compile(argv[1], "<string>", "exec"), main.__dict__)
+    else:
+        sys.argv = list(argv)
+        sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))
+        runpy.run_path(argv[0], run_name="__main__")
 
 
 def run_as_main(request):
@@ -72,21 +86,7 @@ def run_as_main(request):
     sys.stdin = sys.__stdin__ = reopened(0, "r", sys.__stdin__)
     sys.stdout = sys.__stdout__ = reopened(1, "w", sys.__stdout__)
     sys.stderr = sys.__stderr__ = reopened(2, "w", sys.__stderr__)
-    try:
-        if request["argv"][0] == "-c":  # python -c PROGRAM ARGS
-            sys.argv, sys.path[0] = ["-c", *request["argv"][2:]], ""
-            main = sys.modules["__main__"] = types.ModuleType("__main__")
-            exec(compile(request["argv"][1], "<string>", "exec"), main.__dict__)
-        else:
-            sys.argv = list(request["argv"])
-            sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))
-            runpy.run_path(sys.argv[0], run_name="__main__")
-        code = 0
-    except SystemExit as stop:
-        code = exit_code(stop)
-    except BaseException:
-        traceback.print_exc()
-        code = 1
+    code = exit_code(lambda: run_main(request["argv"]))
     threading._shutdown()  # as Python ends: wait for the threads that are not daemons
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
@@ -112,4 +112,7 @@ def serve():
 
 
 if __name__ == "__main__":
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # what start_keras sets when the caller sets none
+    import keras  # noqa: F401  the point of this process: each child finds it loaded
+
     serve()
