@@ -11,7 +11,9 @@ with a script. Only the standard library loads at first, so --help answers at on
 """
 
 import argparse
+import atexit
 import contextlib
+import gc
 import hashlib
 import importlib.util
 import itertools
@@ -32,6 +34,9 @@ MIN_BYTES_PER_SECOND = 20_000  # a download slower than this on average is given
 BACKENDS = ["tensorflow", "jax", "torch"]  # the first one installed, unless the user chose
 # NumPy 2 warns when Keras saves a TensorFlow variable, whose __array__ predates NumPy 2.
 _NUMPY_COPY_WARNING = r"__array__ implementation doesn't accept a copy keyword"
+# At exit Python's last garbage collections walk every object TensorFlow and Keras made: about
+# a second; frozen, they are left to the operating system (benchmarks/README.md, "Exit").
+atexit.register(gc.freeze)
 
 
 class UserError(Exception):

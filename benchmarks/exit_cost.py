@@ -1,0 +1,87 @@
+"""What Python's exit costs a run, and what tutorial_helpers' gc.freeze at exit saves of it.
+
+Runs pima_binary.py with its defaults on the real Pima CSV (or mnist_dense.py on the full
+MNIST), each run a fresh Python, alternating two ways:
+
+- as it is: tutorial_helpers registers gc.freeze with atexit, so Python's last garbage
+  collections skip the objects TensorFlow and Keras made;
+- unfrozen: the same run with that one atexit handler unregistered before the script starts.
+
+It prints each run's wall time, the medians, and whether both ways wrote the same test loss.
+The CPU is named beside the figures, as they hold for it only. A benchmark, not a test: it
+prints figures and asserts nothing. Results: README.md here, "Exit".
+
+    python benchmarks/exit_cost.py --repeats 3
+    python benchmarks/exit_cost.py --only mnist --repeats 2
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from phases import cpu_name
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = {"pima": ("pima_binary.py", "pima-indians-diabetes.data.csv"),
+           "mnist": ("mnist_dense.py", "mnist.npz")}  # fmt: skip
+# Runs the script as `python script flags` would, with the atexit handler on or off.
+LAUNCHER = """
+import atexit, gc, runpy, sys
+script, frozen, *flags = sys.argv[1:]
+sys.argv, sys.path[0] = [script, *flags], str(__import__("pathlib").Path(script).parent)
+import tutorial_helpers
+if frozen == "unfrozen":
+    atexit.unregister(gc.freeze)
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+def timed_run(script, way, data):
+    """Wall seconds of one whole run, and the test loss it wrote."""
+    with tempfile.TemporaryDirectory() as out:
+        command = [sys.executable, "-c", LAUNCHER, str(ROOT / script), way, "--data", str(data),
+                   "--out", out]  # fmt: skip
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        started = time.perf_counter()
+        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=out)
+        wall = time.perf_counter() - started
+        if result.returncode:
+            sys.exit(f"{script} ({way}) failed:\n{result.stderr[-3000:]}")
+        return wall, json.loads((Path(out) / "metrics.json").read_text())["test_loss"]
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data")),
+        help="folder holding the real mnist.npz and Pima CSV",
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each way")
+    parser.add_argument("--only", choices=SCRIPTS, default="pima", help="which script")
+    args = parser.parse_args()
+    script, data = SCRIPTS[args.only]
+    print(f"{cpu_name()}; Python {sys.version.split()[0]}; {script}, defaults")
+    runs = {"frozen": [], "unfrozen": []}
+    for repeat in range(args.repeats):
+        for way, measured in runs.items():
+            measured.append(timed_run(script, way, args.data_dir / data))
+            print(f"  run {repeat + 1}, {way:8}: {measured[-1][0]:6.2f} s")
+    for way, measured in runs.items():
+        walls = [wall for wall, _ in measured]
+        losses = sorted({f"{loss:.9g}" for _, loss in measured})
+        print(f"{way:8} median {statistics.median(walls):6.2f} s "
+              f"({min(walls):.2f}-{max(walls):.2f}), test loss {', '.join(losses)}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
