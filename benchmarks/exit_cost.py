@@ -7,7 +7,8 @@ MNIST), each run a fresh Python, alternating two ways:
   collections skip the objects TensorFlow and Keras made;
 - unfrozen: the same run with that one atexit handler unregistered before the script starts.
 
-It prints each run's wall time, the medians, and whether both ways wrote the same test loss.
+It prints each run's wall time and the seconds of its exit alone (from the script's end to the
+process's), their medians, and whether both ways wrote the same test loss.
 The CPU is named beside the figures, as they hold for it only. A benchmark, not a test: it
 prints figures and asserts nothing. Results: README.md here, "Exit".
 
@@ -32,28 +33,30 @@ SCRIPTS = {"pima": ("pima_binary.py", "pima-indians-diabetes.data.csv"),
            "mnist": ("mnist_dense.py", "mnist.npz")}  # fmt: skip
 # Runs the script as `python script flags` would, with the atexit handler on or off.
 LAUNCHER = """
-import atexit, gc, runpy, sys
-script, frozen, *flags = sys.argv[1:]
-sys.argv, sys.path[0] = [script, *flags], str(__import__("pathlib").Path(script).parent)
+import atexit, gc, os, runpy, sys, time
+script, way, *flags = sys.argv[1:]
+sys.argv, sys.path[0] = [script, *flags], os.path.dirname(script)
 import tutorial_helpers
-if frozen == "unfrozen":
+if way == "unfrozen":
     atexit.unregister(gc.freeze)
 runpy.run_path(script, run_name="__main__")
+print(time.time())  # the script's end; what follows is Python's exit
 """
 
 
 def timed_run(script, way, data):
-    """Wall seconds of one whole run, and the test loss it wrote."""
+    """Wall seconds of one whole run, of its exit alone, and the test loss it wrote."""
     with tempfile.TemporaryDirectory() as out:
         command = [sys.executable, "-c", LAUNCHER, str(ROOT / script), way, "--data", str(data),
                    "--out", out]  # fmt: skip
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
         started = time.perf_counter()
         result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=out)
-        wall = time.perf_counter() - started
+        wall, ended = time.perf_counter() - started, time.time()
         if result.returncode:
             sys.exit(f"{script} ({way}) failed:\n{result.stderr[-3000:]}")
-        return wall, json.loads((Path(out) / "metrics.json").read_text())["test_loss"]
+        exit_seconds = ended - float(result.stdout.split()[-1])
+        return wall, exit_seconds, json.loads((Path(out) / "metrics.json").read_text())["test_loss"]
 
 
 def main():
@@ -75,12 +78,17 @@ def main():
     for repeat in range(args.repeats):
         for way, measured in runs.items():
             measured.append(timed_run(script, way, args.data_dir / data))
-            print(f"  run {repeat + 1}, {way:8}: {measured[-1][0]:6.2f} s")
+            wall, exit_seconds, _ = measured[-1]
+            print(f"  run {repeat + 1}, {way:8}: {wall:6.2f} s, exit {exit_seconds:.2f} s")
     for way, measured in runs.items():
-        walls = [wall for wall, _ in measured]
-        losses = sorted({f"{loss:.9g}" for _, loss in measured})
-        print(f"{way:8} median {statistics.median(walls):6.2f} s "
-              f"({min(walls):.2f}-{max(walls):.2f}), test loss {', '.join(losses)}")  # fmt: skip
+        walls, exits, losses = zip(*measured)
+        losses = ", ".join(sorted({f"{loss:.9g}" for loss in losses}))
+        print(f"{way:8} {spread(walls)}, exit {spread(exits)}, test loss {losses}")
+
+
+def spread(seconds):
+    """The median and range of some seconds, as text."""
+    return f"{statistics.median(seconds):6.2f} s ({min(seconds):.2f}-{max(seconds):.2f})"
 
 
 if __name__ == "__main__":
