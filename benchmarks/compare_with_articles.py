@@ -188,9 +188,10 @@ def report(name, note, runs, gflops):
             )
 
 
-def main():
+def benchmark_parser(doc):
+    """A benchmark's flags: its docstring's first paragraph as help, and --data-dir."""
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        description=doc.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
     parser.add_argument(
         "--data-dir",
@@ -198,6 +199,11 @@ def main():
         default=Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data")),
         help="folder holding the real mnist.npz and Pima CSV",
     )
+    return parser
+
+
+def main():
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--repeats", type=int, default=3, help="runs of each program")
     parser.add_argument("--only", choices=PAIRS, help="one pair only")
     args = parser.parse_args()

@@ -16,7 +16,6 @@ prints figures and asserts nothing. Results: README.md here, "Exit".
     python benchmarks/exit_cost.py --only mnist --repeats 2
 """
 
-import argparse
 import json
 import os
 import statistics
@@ -25,6 +24,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from compare_with_articles import benchmark_parser
 
 from phases import cpu_name
 
@@ -60,15 +61,7 @@ def timed_run(script, way, data):
 
 
 def main():
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data")),
-        help="folder holding the real mnist.npz and Pima CSV",
-    )
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--repeats", type=int, default=3, help="runs of each way")
     parser.add_argument("--only", choices=SCRIPTS, default="pima", help="which script")
     args = parser.parse_args()

@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+from compare_with_articles import benchmark_parser
+
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = [
     "dataset",
@@ -99,16 +101,8 @@ def child(name, variant, data):
 
 
 def main():
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data")),
-        help="folder holding the real mnist.npz and Pima CSV",
-    )
     parser.add_argument("--repeats", type=int, default=2, help="runs of each variant")
     parser.add_argument("--only", choices=SETTINGS, help="one data set only")
     args = parser.parse_args()

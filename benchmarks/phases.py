@@ -34,6 +34,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from compare_with_articles import benchmark_parser
+
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 DATA = {
@@ -184,16 +186,8 @@ def cpu_name():
 
 
 def main():
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--child", nargs=3, type=Path, help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data")),
-        help="folder holding the real mnist.npz and Pima CSV",
-    )
     parser.add_argument("--repeats", type=int, default=2, help="runs of each program")
     parser.add_argument("--only", choices=DATA, help="one data set only")
     parser.add_argument("--backends", default="tensorflow,jax", help="comma-separated")
