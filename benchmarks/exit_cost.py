@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 from compare_with_articles import benchmark_parser
-
 from phases import cpu_name
 
 ROOT = Path(__file__).resolve().parent.parent
