@@ -1,8 +1,8 @@
 """New rows, read by the network pima_binary.py trained: python pima_binary.py --predict ROWS.csv
 
-Each row holds the features in the training order, optionally followed by the label, in the
-training file's own words (0/1, M/R, yes/no...); a header row is allowed. Prints each row's
-probability of class 1 and the label it predicts, and writes own_predictions.csv to --out.
+Each row holds the features in the training order, maybe followed by the label, in the training
+file's own words (0/1, M/R, yes/no...); a header row is allowed. Prints each row's probability of
+class 1 and the label it predicts, and writes own_predictions.csv to --out.
 Not in the articles: a reader may start here once done.
 """
 
@@ -11,59 +11,65 @@ import io
 import json
 from pathlib import Path
 
-import tutorial_helpers as helpers
+from labelled_csv import feature_table, label_key, read_cells, spreadsheet_text
+from tutorial_helpers import UserError, check_writable, load_saved_model, one_line, save_outputs
 
 
-def predict_new_rows(args):
-    """Rows of features in the training order, read by the saved model; the label is optional."""
-    from pima_binary import feature_table, label_key, read_cells  # pima_binary imports this file
-
-    helpers.check_writable(args.out)
-    header, rows, line_numbers = read_cells(args.predict)
-    if not rows:
-        raise helpers.UserError(f"{args.predict} holds no rows to predict")
-    how_to_train = f"python pima_binary.py --out {args.out}"
+def main(args):
+    """--predict, with pima_binary.py's flags: the saved model reads the rows."""
     model_path = args.model or args.out / "model.keras"
-    model = helpers.load_saved_model(model_path, how_to_train)
+    how_to_train = f"python pima_binary.py --out {args.out}"
+    check_writable(args.out)
+    model = load_saved_model(model_path, how_to_train)
     if len(model.inputs) != 1 or len(model.input_shape) != 2 or model.output_shape[1:] != (1,):
-        raise helpers.UserError(
+        raise UserError(
             f"{model_path} takes {model.input_shape} and gives {model.output_shape}; this script "
-            "needs a model that takes n features and gives one probability; "
-            f"train one with: {how_to_train}"
+            f"needs a model that takes n features and gives one probability; train one with: "
+            f"{how_to_train}"
         )
+    classes, source = saved_classes(model_path)
+    predict_new_rows(model, args.predict, args.out, classes, source, model_path)
+
+
+def predict_new_rows(model, path, out, classes=("0", "1"), source=None, model_path="the model"):
+    """The rows of the CSV at path, read by model, printed and written to own_predictions.csv.
+    classes: the training file's labels of class 0 and 1, as named in source (metrics.json);
+    model_path: where the model was read from, for a message."""
+    header, rows, line_numbers, separator = read_cells(path)
+    if not rows:
+        raise UserError(f"{path} holds no rows to predict")
     n_features, n_columns = model.input_shape[-1], len(rows[0])
     if n_columns not in (n_features, n_features + 1):
-        raise helpers.UserError(
-            f"{args.predict} has {n_columns} columns; the model takes {n_features} features, "
-            "in the training order, optionally followed by the label "
-            f"({n_features + 1} columns)"
+        raise UserError(
+            f"{path} has {n_columns} columns; the model takes {n_features} features, in the "
+            f"training order, maybe followed by the label ({n_features + 1} columns)"
         )
-    features, _ = feature_table(args.predict, header, rows, line_numbers, n_features)
-    classes, source = saved_classes(model_path)
+    features, _ = feature_table(path, header, rows, line_numbers, n_features, separator=separator)
     labels = None
     if n_columns == n_features + 1:  # the label, in the words of the training file
         known = {label_key(name): number for number, name in enumerate(classes)}
         labels = []
         for cells, line in zip(rows, line_numbers):
             if label_key(cells[-1]) not in known:
-                raise helpers.UserError(
-                    f"{args.predict} line {line}: the label (last column) is "
-                    f"{helpers.one_line(cells[-1], 40)}; the model's labels are {classes[0]} "
-                    f"and {classes[1]}" + f" (from {source})" * bool(source)
+                raise UserError(
+                    f"{path} line {line}: the label (last column) is {one_line(cells[-1], 40)}; "
+                    f"the model's labels are {classes[0]} and {classes[1]}"
+                    + f" (from {source})"
+                    * bool(source)
                 )
             labels.append(known[label_key(cells[-1])])
     probabilities = model.predict(features, verbose=0)[:, 0]
     if probabilities.min() < 0 or probabilities.max() > 1:
-        raise helpers.UserError(
-            f"{model_path} gives values outside 0..1, not probabilities (a "
-            f"sigmoid output gives them); train one with: {how_to_train}"
+        raise UserError(
+            f"{model_path} gives values outside 0..1, not probabilities (a sigmoid output gives "
+            "them); train one with: python pima_binary.py"
         )
     predicted = (probabilities > 0.5).astype(int)
 
-    if classes != ["0", "1"]:
+    if list(classes) != ["0", "1"]:
         print(
-            f"Labels as {source} names them: the probability is that of {classes[1]} "
-            f"(class 1); above 0.5, {classes[1]} is predicted, else {classes[0]}"
+            f"Labels as {source or 'the training file'} names them: the probability is that of "
+            f"{classes[1]} (class 1); above 0.5, {classes[1]} is predicted, else {classes[0]}"
         )
     print(f"   row  probability  predicted{'  label' if labels is not None else ''}")
     for row, (probability, guess) in enumerate(zip(probabilities, predicted), 1):
@@ -79,16 +85,18 @@ def predict_new_rows(args):
     names = header or [f"feature_{i}" for i in range(1, n_features + 1)] + (
         ["label"] if labels is not None else []
     )
+    # Its text cells as spreadsheet_text writes them: a spreadsheet never runs one as a formula.
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow([*names, "probability", "predicted"])
+    writer.writerow([*map(spreadsheet_text, names), "probability", "predicted"])
+    words = [spreadsheet_text(name) for name in classes]
     for row, (values, probability, guess) in enumerate(zip(features, probabilities, predicted)):
         # 9 significant digits give back the same 32-bit float the model computed.
-        label = [] if labels is None else [classes[labels[row]]]
+        label = [] if labels is None else [words[labels[row]]]
         writer.writerow(
-            [*(f"{value:.15g}" for value in values), *label, f"{probability:.9g}", classes[guess]]
+            [*(f"{value:.15g}" for value in values), *label, f"{probability:.9g}", words[guess]]
         )
-    helpers.save_outputs(args.out, {"own_predictions.csv": text.getvalue()})
+    save_outputs(out, {"own_predictions.csv": text.getvalue()})
 
 
 def saved_classes(model_path):
@@ -100,13 +108,13 @@ def saved_classes(model_path):
     except FileNotFoundError:
         return ["0", "1"], None
     except (OSError, UnicodeDecodeError, ValueError, AttributeError) as error:
-        raise helpers.UserError(
-            f"{path} cannot be read ({helpers.one_line(str(error), 80)}); it names the model's "
+        raise UserError(
+            f"{path} cannot be read ({one_line(str(error), 80)}); it names the model's "
             f"labels: train again, or move {model_path} to a folder of its own"
         )
     if not isinstance(classes, list) or len(set(map(str, classes))) != 2 or len(classes) != 2:
-        raise helpers.UserError(
-            f"{path}: 'classes' is {helpers.one_line(repr(classes), 60)}, not two labels; "
+        raise UserError(
+            f"{path}: 'classes' is {one_line(repr(classes), 60)}, not two labels; "
             f"train again, or move {model_path} to a folder of its own"
         )
     return [str(name) for name in classes], path

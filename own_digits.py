@@ -18,9 +18,9 @@ import io
 import warnings
 from pathlib import Path
 
-import tutorial_helpers as helpers
-
 import numpy as np
+
+from tutorial_helpers import UserError, check_writable, load_saved_model, one_line, save_outputs
 
 MAX_DRAWN = 32  # own digits in own_predictions.png; the CSV has them all
 DRAWING_PAGE = Path(__file__).resolve().parent / "draw_digit.html"
@@ -30,8 +30,12 @@ REQUEST_SECONDS = 10  # a client of --draw has this long to send its request
 
 
 def main(args):
-    """--predict or --draw, with mnist_dense.py's flags."""
-    return serve_drawing_page(args) if args.draw else predict_own_digits(args)
+    """--predict or --draw, with mnist_dense.py's flags: the saved model reads your digits."""
+    model = load_digit_model(args.model or args.out / "model.keras", args.out)
+    if args.draw:
+        return serve_drawing_page(model, args.port)
+    check_writable(args.out)
+    read_own_digits(model, args.images, args.out)
 
 
 ## Reading image files (--predict)
@@ -42,49 +46,46 @@ def main(args):
 # were read about as well as by chance; prepared as MNIST's were, 52 (README.md).
 
 
-def predict_own_digits(args):
-    helpers.check_writable(args.out)
+def read_own_digits(model, paths, out):
+    """Each image read by the model: printed, and written to own_predictions.csv and .png."""
     thumbnails, digits = [], []
-    for path in args.predict:  # one image in memory at a time: photos can be large
+    for path in paths:  # one image in memory at a time: photos can be large
         image = open_image(path)
         digits.append(prepare_digit(image, path))
         if len(thumbnails) < MAX_DRAWN:
             image.thumbnail((160, 160))
             thumbnails.append(image.convert("RGB"))
-    model = load_digit_model(args)
     probabilities = read_digits(model, np.array(digits))
-
     rows = [["file", "digit", "confidence", *(f"p{d}" for d in range(10))]]
     print(" digit  confidence  runner-up  file")
-    for path, shares in zip(args.predict, probabilities):
+    for path, shares in zip(paths, probabilities):
         best, second = np.argsort(-shares, kind="stable")[:2]
         print(f"   {best}      {shares[best]:6.1%}     {second} {shares[second]:5.1%}  {path}")
-        rows.append([str(path), best, f"{shares[best]:.4f}", *(f"{v:.4f}" for v in shares)])
+        rows.append(
+            [as_text(str(path)), best, f"{shares[best]:.4f}", *(f"{v:.4f}" for v in shares)]
+        )
     text = io.StringIO()
     csv.writer(text).writerows(rows)  # its \r\n line ends quote a file name holding \r
     if len(digits) > MAX_DRAWN:
-        print(
-            f"own_predictions.png shows the first {MAX_DRAWN}; "
-            f"own_predictions.csv has all {len(digits)}"
-        )
-    helpers.save_outputs(
-        args.out,
-        {
-            "own_predictions.csv": text.getvalue(),
-            "own_predictions.png": own_predictions_figure(
-                args.predict, thumbnails, digits, probabilities
-            ),
-        },
+        print(f"own_predictions.png shows the first {MAX_DRAWN}; the .csv has all {len(digits)}")
+    figure = own_predictions_figure(paths, thumbnails, digits, probabilities)
+    save_outputs(
+        out, {"own_predictions.csv": text.getvalue(), "own_predictions.png": figure.savefig}
     )
 
 
-def load_digit_model(args):
+def as_text(name):
+    """The file name as own_predictions.csv holds it: a spreadsheet runs a cell that begins with
+    =, +, -, @, a tab or a CR as a formula (-2+3.png, =1+1.png); a ' before it shows it as text."""
+    return "'" + name if name.startswith(("=", "+", "-", "@", "\t", "\r")) else name
+
+
+def load_digit_model(model_path, out):
     """The saved model, checked to take MNIST digits and give ten probabilities."""
-    how_to_train = f"python mnist_dense.py --out {args.out}"
-    model_path = args.model or args.out / "model.keras"
-    model = helpers.load_saved_model(model_path, how_to_train)
+    how_to_train = f"python mnist_dense.py --out {out}"
+    model = load_saved_model(model_path, how_to_train)
     if model.input_shape[1:] not in [(784,), (28, 28)] or model.output_shape[1:] != (10,):
-        raise helpers.UserError(
+        raise UserError(
             f"{model_path} takes {model.input_shape[1:]} and gives {model.output_shape[1:]}; this "
             f"script needs a model that takes 784 or 28x28 pixels and gives 10 probabilities; "
             f"train one with: {how_to_train}"
@@ -96,7 +97,7 @@ def read_digits(model, digits):
     """Ten probabilities per 28x28 digit; 784 numbers in a row for first and dropout."""
     probabilities = model.predict(digits.reshape((-1, *model.input_shape[1:])), verbose=0)
     if not np.allclose(probabilities.sum(axis=1), 1, atol=1e-3) or probabilities.min() < 0:
-        raise helpers.UserError(
+        raise UserError(
             "the model's outputs are not probabilities (a softmax layer "
             "gives them); train one with: python mnist_dense.py"
         )
@@ -114,13 +115,13 @@ def open_image(path):
                 image.load()
                 return ImageOps.exif_transpose(image)  # phones store photos sideways plus a tag
     except FileNotFoundError:
-        raise helpers.UserError(f"{path} does not exist; check the path given to --predict")
+        raise UserError(f"{path} does not exist; check the path given to --predict")
     except IsADirectoryError:
-        raise helpers.UserError(f"{path} is a folder; pass image files, e.g. {path}/*.png")
+        raise UserError(f"{path} is a folder; pass image files, e.g. {path}/*.png")
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
-        raise helpers.UserError(
+        raise UserError(
             f"{path} is not an image this script can read "
-            f"({helpers.one_line(error, 80)}); pass a PNG or JPEG file"
+            f"({one_line(error, 80)}); pass a PNG or JPEG file"
         )
 
 
@@ -151,7 +152,7 @@ def prepare_digit(image, name="the image"):
     darker, lighter = (paper - grey).clip(0), (grey - paper).clip(0)
     ink = darker if darker.sum() > lighter.sum() else lighter
     if ink.max() < 32:  # fainter than this is shading or noise
-        raise helpers.UserError(f"{name}: no ink found; pass a photo, scan or drawing of one digit")
+        raise UserError(f"{name}: no ink found; pass a photo, scan or drawing of one digit")
     # Otsu's threshold: the level that best splits the pixels into two groups, paper (with
     # its grain, shadows and grid lines) and ink.
     counts, levels = np.histogram(ink, bins=64, range=(0, ink.max()))
@@ -203,14 +204,13 @@ def scaled_to(image, longest):
 # bounds what it reads (bytes, pixels, seconds), and lets no client hold it up.
 
 
-def serve_drawing_page(args):
-    """Serve draw_digit.html on 127.0.0.1 until Ctrl-C; the saved model reads each drawing
-    exactly as --predict reads an image file."""
+def serve_drawing_page(model, port):
+    """Serve draw_digit.html on 127.0.0.1 until Ctrl-C; the model reads each drawing exactly as
+    --predict reads an image file."""
     import http.server
     import json
     import threading
 
-    model = load_digit_model(args)
     page = DRAWING_PAGE.read_bytes()
     # Requests come in threads of their own, but one drawing at a time is decoded and read:
     # memory stays bounded however many arrive at once.
@@ -241,13 +241,13 @@ def serve_drawing_page(args):
             with one_at_a_time:
                 try:
                     image = open_image(io.BytesIO(body))
-                except helpers.UserError:  # its message names a file, and here there is none
+                except UserError:  # its message names a file, and here there is none
                     return self.reply(
                         400, {"error": "the body is not an image; send the drawing as a PNG"}
                     )
                 try:
                     digit = prepare_digit(image, "the drawing")
-                except helpers.UserError:  # no ink: its message speaks of photos
+                except UserError:  # no ink: its message speaks of photos
                     return self.reply(400, {"error": "nothing drawn yet: draw a digit first"})
                 probabilities = read_digits(model, digit[np.newaxis])[0]
             self.reply(
@@ -304,17 +304,17 @@ def serve_drawing_page(args):
             pass  # no line on the terminal per request
 
     try:
-        server = local_server(args.port, Handler)
+        server = local_server(port, Handler)
     except OSError as error:
-        raise helpers.UserError(
-            f"cannot serve on 127.0.0.1:{args.port} ({error.strerror or error}); "
+        raise UserError(
+            f"cannot serve on 127.0.0.1:{port} ({error.strerror or error}); "
             "choose another --port, or --port 0 for any free one"
         )
     print(
         f"Draw a digit at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)", flush=True
     )
     try:
-        server.serve_forever()  # until Ctrl-C, which helpers.run turns into one line
+        server.serve_forever()  # until Ctrl-C, which tutorial_helpers.run turns into one line
     finally:
         server.server_close()  # in Jupyter, the port is free again for the next run
 
@@ -389,7 +389,7 @@ def own_predictions_figure(paths, thumbnails, digits, probabilities):
     drawable = font.get_charmap()
 
     per_row, n_rows = 2, -(-len(thumbnails) // 2)  # images side by side, three panels each
-    figure = Figure(figsize=(12, 1.7 * n_rows + 0.6), layout="constrained")
+    figure = Figure(figsize=(12, 1.7 * n_rows + 0.6), dpi=80, layout="constrained")
     axes = figure.subplots(n_rows, 3 * per_row, squeeze=False, width_ratios=[1, 1, 2.2] * per_row)
     for axis in axes.flat:
         axis.axis("off")
