@@ -93,6 +93,15 @@ def run_python(command, env=None, timeout=600, **popen):
     )
 
 
+def load_keras():
+    """Keras in the test's own process, loaded as the scripts load it (quiet, deterministic)."""
+    import tutorial_helpers
+
+    with tutorial_helpers.quiet_start():
+        import keras
+    return keras
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers",

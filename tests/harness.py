@@ -8,8 +8,9 @@
 The tests use it to point the scripts' downloads at a server on 127.0.0.1 that they start,
 and to shorten the download time-outs. The run goes through tutorial_helpers.run, as a
 script's own does: one line for a UserError, the same exit codes. --report-backend: once
-main() has returned, a last line on stdout names the backend the script's Keras ran on and
-whether TensorFlow was imported, "harness: keras backend NAME; tensorflow loaded: yes|no".
+main() has returned, a last line on stdout names the backend the script's Keras ran on, whether
+TensorFlow was imported, and whether its op determinism is on (quiet_start turns it on):
+"harness: keras backend NAME; tensorflow loaded: yes|no; op determinism: on|off|-".
 --runs FOLDER: for each [script, flags] in FOLDER/runs.json, the script's main(flags), in turn
 in this one process, as a notebook runs them one after another; run N's output goes to
 N.stdout and N.stderr (file descriptors 1 and 2, so TensorFlow's own log too) and its exit
@@ -71,11 +72,16 @@ else:
     def main():
         script.main(command[1:])
         if report_backend:  # the Keras the script imported, whichever way it did
-            keras = sys.modules.get("keras")
+            keras, tf = sys.modules.get("keras"), sys.modules.get("tensorflow")
+            determinism = "-"
+            if tf:  # TensorFlow asks it in no public function: its own module answers
+                from tensorflow.python.framework.config import is_op_determinism_enabled
+
+                determinism = "on" if is_op_determinism_enabled() else "off"
             print(
                 "harness: keras backend "
                 f"{keras.backend.backend() if keras else 'none: not imported'}; "
-                f"tensorflow loaded: {'yes' if 'tensorflow' in sys.modules else 'no'}"
+                f"tensorflow loaded: {'yes' if tf else 'no'}; op determinism: {determinism}"
             )
 
     helpers.run(main)

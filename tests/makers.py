@@ -30,14 +30,15 @@ def write_own_npz(path, n_train=300, n_test=60, seed=0, scale=None):
     return path
 
 
-def write_own_csv(path, rows=80, seed=0, header="a,b,c,d,e,outcome", bom=False):
-    """A CSV of one's own: 5 features on different scales, 0/1 label last."""
+def write_own_csv(path, rows=80, seed=0, header="a,b,c,d,e,outcome", bom=False, words=("0", "1")):
+    """A CSV of one's own: 5 features on different scales, a label last: words[0] for class 0,
+    words[1] for class 1 (such as ("no", "yes"))."""
     rng = np.random.default_rng(seed)
     features = rng.normal(size=(rows, 5)) * [1, 10, 100, 0.1, 5]
     labels = (features[:, 0] + features[:, 1] / 10 > 0).astype(int)
     lines = [header] if header else []
     lines += [
-        ",".join(f"{value:.4f}" for value in row) + f",{label}"
+        ",".join(f"{value:.4f}" for value in row) + f",{words[label]}"
         for row, label in zip(features, labels)
     ]
     path.write_text(("\ufeff" if bom else "") + "\n".join(lines) + "\n", encoding="utf-8")
@@ -49,7 +50,8 @@ def metrics_in(out):
     return json.loads((out / "metrics.json").read_text())
 
 
-# What every training run writes to --out (network.png too where Graphviz is installed).
+# What every training run writes to --out: all pima_binary.py writes; mnist_dense.py adds its
+# pictures (and network.png where Graphviz is installed).
 TRAINING_OUTPUTS = {"model.keras", "metrics.json", "history.png"}
 
 
@@ -117,3 +119,13 @@ def write_image(path, pixels, **options):
 def png_bytes(pixels):
     """The PNG file of the array, as bytes: what a browser posts."""
     return write_image(io.BytesIO(), pixels, format="PNG").getvalue()
+
+
+def held_out_rows(labels, seed=7):
+    """The rows a Pima run holds out, in the order it holds them, found apart from the scripts:
+    the rows shuffled by np.random.default_rng(seed), then within each class every fifth."""
+    order = np.random.default_rng(seed).permutation(len(labels))
+    held_out = np.zeros(len(labels), dtype=bool)
+    for label in (0, 1):
+        held_out[np.flatnonzero(labels[order] == label)[::5]] = True
+    return order[held_out]

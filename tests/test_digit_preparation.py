@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from makers import draw_digit
-from own_digits import open_image, prepare_digit  # mnist_dense imports only NumPy at first
+from own_digits import open_image, prepare_digit  # NumPy (and Pillow when used), not Keras
 
 # A 7 (a bar and a slanted stroke: neither symmetric nor centred in its box) in a 1500-pixel
 # square, drawn with a pen 120 pixels wide: MNIST's weight, an eighth of the digit's height.

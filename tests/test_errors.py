@@ -49,10 +49,6 @@ CSV_CASES = {
         lambda tmp: csv_lines(tmp, "a,b,label\n1,2,0\n3,oops,1\n" + GOOD_ROWS),
         ["bad.csv line 3, column 2", "'oops' is not a number"],
     ),
-    "typo in the first row is no header": (
-        lambda tmp: csv_lines(tmp, "14B,2,0\n" + GOOD_ROWS),
-        ["bad.csv line 1, column 1", "'14B' is not a number"],
-    ),
     "three text labels": (
         lambda tmp: csv_lines(tmp, "".join(f"{i},{i % 5},{'RMX'[i % 3]}\n" for i in range(20))),
         ["bad.csv", "label (last column) takes 3 different values (R, M, X", "two classes"],
@@ -79,7 +75,7 @@ CSV_CASES = {
     ),
     "a third label": (
         lambda tmp: csv_lines(tmp, GOOD_ROWS + "1,2,2\n"),
-        ["bad.csv", "3 different values (0, 1, 2; a third first at line 21)", "two classes"],
+        ["bad.csv", "3 different values (0, 1, 2; the rarest: 2 at line 21)", "two classes"],
     ),
     "too few rows": (
         lambda tmp: csv_lines(tmp, "1,2,0\n3,4,1\n5,6,0\n"),
@@ -257,10 +253,13 @@ def test_mnist_npz_whose_header_claims_730_gib_is_one_line(tmp_path, memory):
 @pytest.mark.parametrize(
     "flags, expected",
     [
-        (["--epochs", "0"], "--epochs: must be 1 or more, got 0"),
-        (["--batch-size", "-5"], "--batch-size: must be 1 or more, got -5"),
-        (["--seed", "-1"], "--seed: must be from 0 to 4294967295, got -1"),
-        (["--seed", "4294967296"], "--seed: must be from 0 to 4294967295, got 4294967296"),
+        (["--epochs", "0"], "--epochs: must be a whole number of 1 or more, got '0'"),
+        (["--batch-size", "-5"], "--batch-size: must be a whole number of 1 or more, got '-5'"),
+        (["--seed", "-1"], "--seed: must be a whole number from 0 to 4294967295, got '-1'"),
+        (
+            ["--seed", "4294967296"],
+            "--seed: must be a whole number from 0 to 4294967295, got '4294967296'",
+        ),
         (["--network", "cnn"], "--network: invalid choice: 'cnn'"),
     ],
 )
@@ -271,11 +270,13 @@ def test_bad_flags_get_argparse_errors(tmp_path, script, flags, expected):
 
 
 @pytest.mark.parametrize("script", ["mnist_dense.py", "pima_binary.py"])
-def test_epochs_x_says_invalid_whole_number(script):
+def test_epochs_x_says_a_whole_number_is_wanted(script):
     """A flag that is no whole number is named in plain words, not as Python's int."""
     result = run_script(script, "--epochs", "x")
     line = assert_one_line_error(result, code=2)
-    assert line == f"{script}: error: argument --epochs: invalid whole number: 'x'"
+    assert (
+        line == f"{script}: error: argument --epochs: must be a whole number of 1 or more, got 'x'"
+    )
 
 
 @pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])
@@ -283,7 +284,7 @@ def test_out_that_cannot_be_written_fails_before_training(tmp_path, script):
     blocker = tmp_path / "a-file"
     blocker.write_text("a file where the folder would go")
     result = run_script(script, "--data", own_data(script, tmp_path), "--out", blocker / "out")
-    assert_one_line_error(result, "cannot write outputs to", str(blocker / "out"), "--out")
+    assert_one_line_error(result, f"cannot write to {blocker / 'out'}", "choose another --out")
     assert "Epoch" not in result.stdout
 
 
@@ -322,7 +323,6 @@ def test_keras_backend_not_installed_says_how_to_install_it(tmp_path):
     )
     assert_one_line_error(
         result,
-        f"Keras backend '{missing[0]}' is not installed",
-        "pip install",
-        "KERAS_BACKEND or keras.json",
+        f"Keras backend '{missing[0]}' cannot train these networks here",
+        f"pip install {missing[0]}",
     )

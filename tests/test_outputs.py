@@ -1,7 +1,6 @@
-"""What a run leaves in --out: one run's whole set, never a mix of two runs saving at once; the
-previous set, whole, when a file cannot be written; no folder at all from a run that fails;
---tensorboard that cannot be written refused before training; at most 32 images in
-own_predictions.png, all of them in its CSV."""
+"""What a run leaves in --out: the previous set, whole, when a file cannot be written; no folder
+at all from a run that fails, on a full disk too; --tensorboard that cannot be written refused
+before training; at most 32 images in own_predictions.png, all of them in its CSV."""
 
 import resource
 import sys
@@ -15,60 +14,16 @@ from conftest import (
     run_predict,
     run_script,
     run_under,
-    wait_for_line,
 )
 from makers import csv_rows, draw_digit, own_data, write_image
 
 pytestmark = pytest.mark.warm  # Keras loaded once per worker (conftest.py)
 
 
-## Two runs saving into one folder at once leave one run's set, never a mix
-
-SAVING_PROGRAM = """
-import os, sys, time
-sys.path.insert(0, {root!r})
-import tutorial_helpers as helpers
-
-letter, pause = sys.argv[1], sys.argv[2] == "pause"
-if pause:  # rename one file, then wait until the other run has written its own
-    real_replace, renamed = os.replace, []
-
-    def replace(*args):
-        real_replace(*args)
-        renamed.append(args)
-        if len(renamed) == 1:
-            print("renamed one", flush=True)
-            theirs = lambda: [p for p in os.listdir({out!r})
-                              if p.startswith(".") and not p.startswith(f".{{os.getpid()}}-")]
-            theirs_renamed = lambda: open(os.path.join({out!r}, "b.txt")).read() == "B"
-            while len(theirs()) < 2:  # both of the other run's files, under temporary names
-                if os.path.exists(os.path.join({out!r}, "b.txt")) and theirs_renamed():
-                    break  # unlocked, it was quicker than this loop
-                time.sleep(0.01)
-            # Unlocked, the other run would rename them now; locked, it waits for this one.
-            waited = time.monotonic()
-            while theirs() and time.monotonic() - waited < 2:
-                time.sleep(0.01)
-    os.replace = replace
-helpers.save_outputs({out!r}, {{"a.txt": letter.encode(), "b.txt": letter.encode()}})
-"""
-
-
-def test_two_runs_saving_into_one_folder_leave_one_set_never_a_mix(tmp_path, start_process):
-    out = tmp_path / "out"
-    program = SAVING_PROGRAM.format(root=str(ROOT), out=str(out))
-
-    def start(letter, pause):
-        return start_process([sys.executable, "-c", program, letter, pause])
-
-    first = start("A", "pause")
-    wait_for_line(first, "renamed one", seconds=60)
-    second = start("B", "no pause")
-    results = [process.communicate(timeout=60) for process in (first, second)]
-    assert [first.returncode, second.returncode] == [0, 0], results
-    # B waited for A to finish saving before it saved its own.
-    assert (out / "a.txt").read_bytes() == (out / "b.txt").read_bytes() == b"B", results
-    assert sorted(path.name for path in out.iterdir()) == ["a.txt", "b.txt"]
+def small_files():
+    """preexec_fn: the file size limit stands in for a full disk; a file over 8 kB does not fit
+    (a trained model, a picture), an empty one does (check_writable's)."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
 
 
 ## A file that cannot be written: nothing of this run is saved, the previous set stays whole
@@ -79,11 +34,7 @@ def test_a_file_that_cannot_be_written_keeps_the_previous_set_whole(tmp_path, mo
     out.mkdir()
     (out / "own_predictions.csv").write_bytes(b"previous csv\n")
     (out / "own_predictions.png").write_bytes(b"previous png")
-    limit = 8192  # the CSV of one digit fits (about 200 bytes), its picture (about 25 kB) does not
-
-    def small_files():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
+    # small_files: the CSV of one digit fits (about 200 bytes), its picture (about 25 kB) does not
     result = run_predict(
         "mnist_dense.py",
         models["mnist"],
@@ -113,10 +64,27 @@ def test_a_file_that_cannot_be_written_keeps_the_previous_set_whole(tmp_path, mo
     ],
     ids=lambda value: value if isinstance(value, str) else " ".join(value),
 )
-def test_a_run_that_fails_creates_no_out_folder(tmp_path, script, args):
+def test_a_run_that_fails_creates_no_out_folder(tmp_path, models, script, args):
+    if "--predict" in args:  # with a model, so that it is the input that is missing
+        args = [*args, "--model", models["pima" if script == "pima_binary.py" else "mnist"]]
     result = run_script(script, *args, "--out", tmp_path / "new" / "out", cwd=tmp_path)
     assert_one_line_error(result, "missing.")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("case", ["pima training", "mnist --predict"])
+def test_a_run_on_a_full_disk_leaves_no_out_folder_of_its_own(tmp_path, models, case):
+    """Issue 43: the outputs are written in the nearest folder that exists, and --out is made
+    only once they all are; on a full disk, nothing of the run is left, not even its folder."""
+    if case == "pima training":
+        args = ["pima_binary.py", "--quick", "--data", own_data("pima_binary.py", tmp_path)]
+    else:
+        digit = write_image(tmp_path / "digit.png", draw_digit())
+        args = ["mnist_dense.py", "--predict", digit, "--model", models["mnist"]]
+    before = sorted(tmp_path.iterdir())
+    result = run_script(*args, "--out", tmp_path / "new" / "out", preexec_fn=small_files)
+    assert_one_line_error(result, "File too large", "nothing of this run was saved")
+    assert sorted(tmp_path.iterdir()) == before  # no new/, no out/, no temporary file
 
 
 ## --tensorboard that cannot be written: one line before training, as --out
@@ -149,7 +117,7 @@ def test_a_tensorboard_folder_that_cannot_be_written_is_one_line_before_training
         "--tensorboard",
         logs,
     )
-    assert_one_line_error(result, f"cannot write TensorBoard logs to {logs}", "--tensorboard")
+    assert_one_line_error(result, f"cannot write to {logs}", "choose another --tensorboard")
     assert "Loaded" not in result.stdout  # before the data, let alone the training
     assert not out.exists()
 

@@ -8,9 +8,8 @@ import re
 import numpy as np
 import pytest
 
-import pima_binary
-import tutorial_helpers as helpers
-from conftest import assert_one_line_error, assert_succeeded, run_in_turn, run_script
+from conftest import assert_one_line_error, assert_succeeded, load_keras, run_in_turn, run_script
+from labelled_csv import stratified_folds
 from makers import metrics_in
 
 pytestmark = pytest.mark.warm  # Keras loaded once per worker (conftest.py)
@@ -36,6 +35,11 @@ def write_table(path, names=("0", "1"), rows=60, share=0.5, header="a,b,c,d,e,la
 def held_out_positives(metrics):
     (_, _), (fn, tp) = metrics["confusion_matrix"]
     return fn + tp
+
+
+def a_fifth(rows):
+    """How many of a class's rows are held out: every fifth, from its first."""
+    return -(-rows // 5)
 
 
 # (the two labels as the file writes them, class 0's then class 1's; the labels as the run
@@ -87,8 +91,8 @@ def test_any_two_labels_train_mapped_to_0_and_1_by_a_rule_stated_in_one_line(tmp
         assert metrics["classes"] == named, kind
         # Both classes mapped: the rows labelled names[1] are the positives, in the file and
         # held out.
-        assert f"60 rows, 5 features, {classes.sum()} positive" in result.stdout, kind
-        assert held_out_positives(metrics) == max(1, round(0.2 * classes.sum())), kind
+        assert f"60 rows, 5 features, {classes.sum()} of them class 1" in result.stdout, kind
+        assert held_out_positives(metrics) == a_fifth(classes.sum()), kind
 
 
 def test_positive_chooses_class_1_and_a_label_not_in_the_file_is_one_line(tmp_path):
@@ -101,8 +105,8 @@ def test_positive_chooses_class_1_and_a_label_not_in_the_file_is_one_line(tmp_pa
     result, metrics = assert_succeeded(trained), metrics_in(tmp_path / "out")
     assert "Label R is class 1, M is class 0: as --positive chose" in result.stdout
     assert metrics["classes"] == ["M", "R"]
-    assert f"{60 - classes.sum()} positive" in result.stdout
-    assert held_out_positives(metrics) == max(1, round(0.2 * (60 - classes.sum())))
+    assert f"{60 - classes.sum()} of them class 1" in result.stdout
+    assert held_out_positives(metrics) == a_fifth(60 - classes.sum())
 
     first, other = ("R", "M")[classes[0]], ("M", "R")[classes[0]]  # in the order of the file
     assert_one_line_error(
@@ -143,7 +147,7 @@ def test_predict_reads_and_prints_labels_in_the_files_own_words(tmp_path):
     assert_succeeded(result)
     assert f"Labels as {out / 'metrics.json'} names them" in result.stdout
     features = np.loadtxt(new_rows, delimiter=",", skiprows=1, usecols=range(5))
-    model = helpers.start_keras().models.load_model(out / "model.keras")
+    model = load_keras().models.load_model(out / "model.keras")
     expected = model.predict(features, verbose=0)[:, 0]
     words = np.array(["R", "M"])
     shown = printed_rows(result.stdout)
@@ -164,9 +168,11 @@ def test_predict_reads_and_prints_labels_in_the_files_own_words(tmp_path):
 
 
 def with_missing_cells(path):
-    """The table with a ?, an NA, an empty cell and a label ? in four of its rows."""
+    """The table with a ?, an NA and a ? in one row, an empty cell and a label ? in four of its
+    rows: five gaps in four rows."""
     lines = path.read_text().splitlines()
-    for number, column, mark in [(4, 1, "?"), (9, 3, "NA"), (10, 3, ""), (30, 5, "?")]:
+    gaps = [(4, 1, "?"), (9, 2, "?"), (9, 3, "NA"), (10, 3, ""), (30, 5, "?")]
+    for number, column, mark in gaps:
         cells = lines[number - 1].split(",")
         cells[column] = mark
         lines[number - 1] = ",".join(cells)
@@ -184,16 +190,16 @@ def test_missing_values_are_named_in_one_line_and_dropped_with_drop_missing(tmp_
     assert_one_line_error(
         refused,
         "own.csv: 4 of 60 rows hold a missing value",
-        "in columns 2 (b), 4 (d), 6 (label)",
+        "in columns 2 (b), 3 (c), 4 (d), 6 (label)",
         "the first at line 4, column 2",
         "--drop-missing",
     )
     assert not (tmp_path / "x").exists()
 
-    metrics = metrics_in(tmp_path / "out")
-    assert "--drop-missing: left out 4 of 60 rows" in result.stdout
-    assert "56 rows remain" in assert_succeeded(result).stdout
-    assert metrics["n_train"] + metrics["n_test"] == 56
+    # Rows counted, not gaps: the row with two gaps is one row left out.
+    assert "--drop-missing: left out 4 of 60 rows" in assert_succeeded(result).stdout
+    assert "56 rows remain" in result.stdout
+    assert f"Loaded {csv_path}: 56 rows, 5 features" in result.stdout
 
 
 @pytest.mark.parametrize("header", ["a,b,checking,d,e,label", None], ids=["header", "no header"])
@@ -246,8 +252,10 @@ def assert_rare_class_said(result, metrics, positive):
     )
     # After 2 epochs, whether the network beats always answering the commoner class:
     common = max(tn + fp, fn + tp)
-    no_better = f"held-out rows right, against {common}"
+    no_better = f"The network does no better than always answering {int(fn + tp > tn + fp)}"
+    right = f"{tn + tp} of {tn + fp + fn + tp} rows right"
     assert (no_better in result.stdout) == (tn + tp <= common), result.stdout
+    assert (right in result.stdout) == (tn + tp <= common), result.stdout
     assert len(lines) == 1 + (tn + tp <= common)
 
 
@@ -263,20 +271,17 @@ def test_balance_weighs_classes_by_their_share_and_raises_the_rare_class_probabi
     assert_succeeded(balanced)
     plain_metrics, metrics = metrics_in(tmp_path / "plain"), metrics_in(tmp_path / "balanced")
     assert plain_metrics["class_weight"] is None
-    # Weights by the shares of the rows fit (those neither held out nor validating).
-    train_rows, _ = pima_binary.stratified_split(classes, 0.2, np.random.default_rng(7))
-    fit_classes = classes[train_rows[: -round(0.2 * len(train_rows))]]
-    weights = {c: 0.5 * len(fit_classes) / np.sum(fit_classes == c) for c in (0, 1)}
+    # Weights by the shares of the training rows: the rows shuffled by the seed (7), then each
+    # fifth of each class held out.
+    shuffled = classes[np.random.default_rng(7).permutation(len(classes))]
+    trained = shuffled[stratified_folds(shuffled, 5) != 0]
+    weights = {c: 0.5 * len(trained) / np.sum(trained == c) for c in (0, 1)}
     assert metrics["class_weight"] == pytest.approx({"0": weights[0], "1": weights[1]})
     assert weights[1] > 4  # a tenth of the rows: each weighs about five times as much
-    assert (
-        f"--balance: a row weighs {weights[0]:.3f} in class 0, {weights[1]:.3f} in class 1"
-        in balanced.stdout
-    )
     assert "--balance weighs it up" in plain.stdout and "weighs it up" not in balanced.stdout
     # Weighted up, the rare class's rows pull every probability of yes up, the same seed else.
     features = np.loadtxt(csv_path, delimiter=",", skiprows=1, usecols=range(5))
-    keras = helpers.start_keras()
+    keras = load_keras()
     mean = {
         name: keras.models.load_model(tmp_path / name / "model.keras")
         .predict(features, verbose=0)[:, 0]

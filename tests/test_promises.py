@@ -36,19 +36,30 @@ def test_mistakes_png_shows_the_surest_mistakes_first():
     import mnist_dense
 
     labels = np.arange(40) % 10
-    predicted, confidence = labels.copy(), np.full(40, 0.99)
+    probabilities = np.full((40, 10), 0.01 / 9)
+    probabilities[np.arange(40), labels] = 0.99
     wrong = {3: 0.61, 17: 0.97, 25: 0.42, 31: 0.88}  # digit index: confidence of its mistake
     for index, sure in wrong.items():
-        predicted[index], confidence[index] = (labels[index] + 1) % 10, sure
+        probabilities[index] = (1 - sure) / 9
+        probabilities[index, (labels[index] + 1) % 10] = sure
+    keras = mnist_dense.keras
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10)])  # for network.png
     images = np.zeros((40, 784))
-    figure = mnist_dense.prediction_pictures(images, labels, predicted, confidence)["mistakes.png"]
+    pictures = mnist_dense.result_pictures(model, images, labels, probabilities)
+    figure = pictures["mistakes.png"].__self__  # the Figure whose savefig writes the file
     captions = [text.get_text() for text in figure.axes[0].texts]
     surest = sorted(wrong, key=wrong.get, reverse=True)
-    assert captions == [f"said {predicted[i]} ({wrong[i]:.0%}), is {labels[i]}" for i in surest]
-    assert figure.texts[0].get_text() == "The most confident of 4 mistakes on 40 test digits"
+    said = [(labels[i] + 1) % 10 for i in surest]
+    assert captions == [f"said {s} ({wrong[i]:.0%}), is {labels[i]}" for s, i in zip(said, surest)]
+    assert figure.texts[0].get_text() == "Surest mistakes"
+
+
+NO_GRAPHVIZ = "network.png not drawn: it needs Graphviz (apt or brew install graphviz)"
 
 
 def test_without_graphviz_one_line_says_how_to_install_it_and_the_run_goes_on(tmp_path):
+    """README: network.png needs Graphviz; without it, a run says so and goes on. Only
+    mnist_dense.py draws its network."""
     empty = tmp_path / "bin"
     empty.mkdir()  # a PATH on which there is no dot program
     scripts = ["mnist_dense.py", "pima_binary.py"]
@@ -56,12 +67,9 @@ def test_without_graphviz_one_line_says_how_to_install_it_and_the_run_goes_on(tm
         (script, ["--quick", "--data", own_data(script, tmp_path), "--out", tmp_path / script])
         for script in scripts
     ]
+    said = {"mnist_dense.py": [NO_GRAPHVIZ], "pima_binary.py": []}
     for script, result in zip(scripts, run_scripts_in_turn(*runs, env=script_env(PATH=str(empty)))):
-        assert [
-            line for line in assert_succeeded(result).stdout.splitlines() if "Graphviz" in line
-        ] == [
-            "network.png not drawn: it needs Graphviz (apt install graphviz, brew install "
-            "graphviz or conda install graphviz) and pip install pydot"
-        ], script
+        printed = assert_succeeded(result).stdout.splitlines()
+        assert [line for line in printed if "Graphviz" in line] == said[script], script
         assert not (tmp_path / script / "network.png").exists()
         assert (tmp_path / script / "model.keras").is_file()

@@ -1,6 +1,7 @@
-"""Quiet runs: no TensorFlow log, no control characters in a log file, flags answered before
-Keras loads, and the same scripts on the JAX and PyTorch backends."""
+"""Quiet runs: no TensorFlow log, every flag listed in --help, TensorFlow's op determinism on
+wherever it runs, and the same scripts on the JAX and PyTorch backends."""
 
+import ast
 import importlib.util
 import json
 import re
@@ -12,11 +13,12 @@ from conftest import (
     assert_one_line_error,
     run_ok,
     run_patched,
+    run_program,
     run_script,
     script_env,
     shared_file,
 )
-from makers import own_data, write_own_csv
+from makers import draw_digit, own_data, pima_like_features, write_image, write_own_csv
 
 
 @pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])
@@ -51,61 +53,46 @@ def test_quiet_with_a_home_that_cannot_be_written(tmp_path):
     )
 
 
-@pytest.mark.warm  # what a run prints, not how it starts
-def test_a_log_file_gets_one_plain_line_per_epoch_of_the_epochs_asked_for(tmp_path):
-    result = run_ok(
-        "mnist_dense.py",
-        "--quick",
-        "--epochs",
-        3,
-        "--data",
-        own_data("mnist_dense.py", tmp_path),
-        "--out",
-        tmp_path / "out",
-    )  # stdout is no terminal here, as in `... > log` or `... | tee log`
-    assert not re.search(r"[\x1b\b\r]", result.stdout), "control characters in a log file"
-    lines = result.stdout.splitlines()
-    for epoch in [1, 2, 3]:
-        at = lines.index(f"Epoch {epoch}/3")
-        assert re.match(r"\d+/\d+ - \d+s - .*accuracy: [\d.]+ .*val_accuracy", lines[at + 1]), (
-            lines[at + 1]
-        )
-    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["epochs"] == 3  # not 1
+def parser_and_lesson(script):
+    """From the script's source: {dest: option} of each add(...) in parser(), and lesson()'s
+    parameter names."""
+    tree = ast.parse((ROOT / script).read_text())
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    options = {}
+    for call in ast.walk(functions["parser"]):
+        if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "add":
+            option = call.args[0].value
+            dest = {keyword.arg: keyword.value for keyword in call.keywords}.get("dest")
+            options[dest.value if dest else option.lstrip("-").replace("-", "_")] = option
+    return options, [argument.arg for argument in functions["lesson"].args.args]
 
 
-def keras_that_cannot_load(tmp_path):
-    """Stand-ins for Keras, TensorFlow and matplotlib that fail if anything imports them."""
-    for name in ["keras", "tensorflow", "matplotlib", "jax", "torch"]:
-        (tmp_path / "fail" / name).mkdir(parents=True)
-        (tmp_path / "fail" / name / "__init__.py").write_text(
-            f"raise ImportError('{name} was imported')\n"
-        )
-    return script_env(PYTHONPATH=str(tmp_path / "fail"))
+# The modules that read the script's parsed flags, args, besides the script itself.
+READERS_OF_ARGS = {
+    "mnist_dense.py": ["own_digits.py"],
+    "pima_binary.py": ["new_rows.py", "folds.py"],
+}
 
 
 @pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])
-def test_help_and_bad_flags_answer_before_keras_loads(tmp_path, script):
-    env = keras_that_cannot_load(tmp_path)
-    result = run_script(script, "--help", env=env)
+def test_help_lists_every_flag_and_each_setting_read_is_a_flag(tmp_path, script):
+    result = run_script(script, "--help")
     assert result.returncode == 0 and result.stderr == "", result.stderr
-    # Every flag the script defines, read from its source.
-    flags = re.findall(r'^\s+add\("(--[a-z-]+)"', (ROOT / script).read_text(), re.M)
+    options, lesson_parameters = parser_and_lesson(script)
+    flags = [option for option in options.values() if option.startswith("--")]
     assert len(flags) >= 12, flags
     for flag in flags:
         assert re.search(rf"^\s+{flag}\b", result.stdout, re.M), flag
-    # Every setting the script and its module for one's own data read is a flag it lists.
-    own_data_module = {"mnist_dense.py": "own_digits.py", "pima_binary.py": "new_rows.py"}[script]
-    code = (ROOT / script).read_text() + (ROOT / own_data_module).read_text()
-    for name in set(re.findall(r"\bargs\.([a-z_]+)", code)):
-        flag = "--" + name.replace("_", "-")
-        assert re.search(rf"^\s+{flag}\b", result.stdout, re.M), f"{flag} is read, not listed"
+    # Every setting the script and its modules for one's own data read is a flag it lists, and
+    # main() passes lesson() each of its parameters from a flag of the same name.
+    code = "".join((ROOT / name).read_text() for name in [script, *READERS_OF_ARGS[script]])
+    for name in set(re.findall(r"\bargs\.([a-z_]+)", code)) | set(lesson_parameters):
+        assert name in options, f"args.{name} is read, but no flag sets it"
     assert "(default: 7)" in result.stdout
-    assert_one_line_error(run_script(script, "--epochs", "many", env=env), "--epochs", code=2)
-    # A bad data file, too, is reported before the seconds Keras takes to load.
+    assert_one_line_error(run_script(script, "--epochs", "many"), "--epochs", code=2)
     (tmp_path / "empty.csv").write_text("")
     assert_one_line_error(
-        run_script(script, "--data", tmp_path / "empty.csv", "--out", tmp_path, env=env),
-        "empty.csv",
+        run_script(script, "--data", tmp_path / "empty.csv", "--out", tmp_path), "empty.csv"
     )
 
 
@@ -153,18 +140,16 @@ def backend(name):
     return script_env(KERAS_BACKEND=name)
 
 
-def run_ok_reporting_the_backend(script, *args, env):
-    """A run as run_ok's, through the harness: its stdout, the backend Keras ran on, and whether
-    TensorFlow was imported."""
+def run_ok_reporting_the_backend(script, *args, env=None):
+    """A run as run_ok's, through the harness: its stdout, and the harness's report, such as
+    {"keras backend": "jax", "tensorflow loaded": "yes", "op determinism": "off"}."""
     result = run_patched(["--report-backend"], script, *args, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr == ""
     *output, report = result.stdout.splitlines()
     assert report.startswith("harness: keras backend "), result.stdout[-2000:]
-    ran_on, tensorflow_loaded = report.removeprefix("harness: keras backend ").split(
-        "; tensorflow loaded: "
-    )
-    return "\n".join(output), ran_on, tensorflow_loaded == "yes"
+    parts = [part.rsplit(" ", 1) for part in report.removeprefix("harness: ").split("; ")]
+    return "\n".join(output), {name.rstrip(":"): value for name, value in parts}
 
 
 @pytest.mark.parametrize("name", ["jax", "torch"])
@@ -178,16 +163,14 @@ def test_quick_runs_on_other_backends_really_run_there_quiet_and_reproducible(
         script, "--quick", "--epochs", 2, "--data", data, "--out", tmp_path / "first", env=env
     )
     assert "Epoch 2/2" in result.stdout
-    stdout, ran_on, tensorflow_loaded = run_ok_reporting_the_backend(
+    stdout, report = run_ok_reporting_the_backend(
         script, "--quick", "--epochs", 2, "--data", data, "--out", tmp_path / "again", env=env
     )
-    assert "Epoch 2/2" in stdout
-    assert ran_on == name  # not TensorFlow, whatever the script did with KERAS_BACKEND
-    assert not tensorflow_loaded  # seconds of start-up a run on this backend does not need
+    assert "Epoch 2/2" in stdout and f"Keras backend: {name}" in stdout
+    assert report["keras backend"] == name  # not TensorFlow, whatever the script did
     first, again = (
         json.loads((tmp_path / run / "metrics.json").read_text()) for run in ["first", "again"]
     )
-    del first["fit_seconds"], again["fit_seconds"]
     assert first == again
     if script == "mnist_dense.py":  # its bands of light are learnt in 2 epochs; Pima's held-out
         assert first["test_accuracy"] > 0.5  # accuracy is tested on the real CSV below
@@ -199,7 +182,7 @@ def test_the_backend_named_in_keras_json_is_used_and_said(tmp_path):
     keras_home = tmp_path / "keras-home"
     keras_home.mkdir()
     (keras_home / "keras.json").write_text(json.dumps({"backend": "jax"}))
-    stdout, ran_on, _ = run_ok_reporting_the_backend(
+    stdout, report = run_ok_reporting_the_backend(
         "pima_binary.py",
         "--quick",
         "--data",
@@ -208,11 +191,11 @@ def test_the_backend_named_in_keras_json_is_used_and_said(tmp_path):
         tmp_path / "out",
         env=script_env(KERAS_BACKEND=None, KERAS_HOME=str(keras_home)),
     )
-    assert ran_on == "jax"
-    assert "Keras backend: jax (set by KERAS_BACKEND or keras.json)" in stdout
+    assert report["keras backend"] == "jax"
+    assert "Keras backend: jax" in stdout.splitlines()
 
 
-def test_pima_on_jax_reaches_the_same_held_out_accuracy(tmp_path):
+def test_pima_on_jax_learns_as_on_tensorflow(tmp_path):
     run_ok(
         "pima_binary.py",
         "--data",
@@ -221,7 +204,13 @@ def test_pima_on_jax_reaches_the_same_held_out_accuracy(tmp_path):
         tmp_path,
         env=backend("jax"),
     )
-    assert json.loads((tmp_path / "metrics.json").read_text())["test_accuracy"] >= 0.70
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    # Over seeds 1 to 10 on JAX, held out: 0.649 to 0.792, mean 0.729 (benchmarks/README.md);
+    # 0.675 with seed 7. Always answering "no onset" scores 0.649 held out and 0.651 on the
+    # training rows, as would a network that learned nothing.
+    assert metrics["test_accuracy"] >= 0.66 and metrics["train_accuracy"] >= 0.80
+    low, high = metrics["test_accuracy_interval"]
+    assert low < 0.744 < high  # TensorFlow's mean over seeds 1 to 10 lies in the interval
 
 
 @pytest.mark.parametrize("name", ["jax", "torch"])
@@ -234,7 +223,7 @@ def test_a_model_trained_on_tensorflow_predicts_the_same_on_other_backends(
     probabilities = {}
     for who, settings in [("tensorflow", script_env()), (name, env)]:
         # Each backend writes to a folder of its own: a run that wrote nothing leaves no file.
-        _, ran_on, tensorflow_loaded = run_ok_reporting_the_backend(
+        _, report = run_ok_reporting_the_backend(
             "pima_binary.py",
             "--predict",
             new_rows,
@@ -244,9 +233,56 @@ def test_a_model_trained_on_tensorflow_predicts_the_same_on_other_backends(
             tmp_path / who,
             env=settings,
         )
-        assert ran_on == who
-        assert tensorflow_loaded == (who == "tensorflow")  # --predict on JAX loads none either
+        assert report["keras backend"] == who
         lines = (tmp_path / who / "own_predictions.csv").read_text().splitlines()[1:]
         probabilities[who] = [float(line.split(",")[-2]) for line in lines]
     assert len(probabilities[name]) == len(probabilities["tensorflow"]) == 20
     assert probabilities[name] == pytest.approx(probabilities["tensorflow"], abs=1e-5)
+
+
+## TensorFlow's op determinism: on wherever it runs (issue 43). Without it, the same seed gives
+## the same numbers on some CPUs only; the reruns of test_stops.py may agree without it here.
+
+
+def determinism_run(case, tmp_path, models):
+    """The flags of a run of a script for the case: training, --predict or --folds."""
+    if case == "mnist --predict":
+        digit = write_image(tmp_path / "digit.png", draw_digit())
+        return ["mnist_dense.py", "--predict", digit, "--model", models["mnist"]]
+    if case == "pima --predict":
+        rows = tmp_path / "rows.csv"
+        rows.write_text("".join(",".join(map(str, row)) + "\n" for row in pima_like_features(5)))
+        return ["pima_binary.py", "--predict", rows, "--model", models["pima"]]
+    script = {"mnist": "mnist_dense.py", "pima": "pima_binary.py"}[case.split()[0]]
+    flags = ["--folds", 2, "--epochs", 1] if case.endswith("--folds") else ["--quick"]
+    return [script, *flags, "--data", own_data(script, tmp_path)]
+
+
+@pytest.mark.parametrize(
+    "case", ["mnist training", "pima training", "mnist --predict", "pima --predict", "pima --folds"]
+)
+def test_op_determinism_is_on_in_each_run_on_tensorflow(tmp_path, models, case):
+    script, *flags = determinism_run(case, tmp_path, models)
+    _, report = run_ok_reporting_the_backend(script, *flags, "--out", tmp_path / "out")
+    assert report == {
+        "keras backend": "tensorflow",
+        "tensorflow loaded": "yes",
+        "op determinism": "on",
+    }
+
+
+def test_op_determinism_is_on_in_ones_own_program_that_loads_keras_as_the_scripts_do():
+    program = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+import tutorial_helpers
+
+with tutorial_helpers.quiet_start():
+    import keras
+from tensorflow.python.framework.config import is_op_determinism_enabled  # no public one
+
+print(keras.backend.backend(), is_op_determinism_enabled())
+"""
+    result = run_program(program)
+    assert result.returncode == 0 and result.stderr == "", result.stderr[-3000:]
+    assert result.stdout.split() == ["tensorflow", "True"]

@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -18,8 +19,8 @@ from pathlib import Path
 import pytest
 
 import tutorial_helpers as helpers
-from conftest import ROOT, script_env
-from makers import draw_digit, write_image, write_own_csv, write_own_npz
+from conftest import ROOT, assert_one_line_error, script_env
+from makers import draw_digit, own_data, write_image, write_own_csv, write_own_npz
 from test_draw import DRAWN_SEVEN, ask, assert_reads_a_digit, printed_url
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13", "3.14"]
@@ -113,12 +114,7 @@ def run_without_tensorflow(python, keras_home, script, *args):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr == ""
-    python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    said = (
-        f"Keras backend: jax (TensorFlow is not installed for Python {python_version}; "
-        "set KERAS_BACKEND to choose)"
-    )
-    assert said in result.stdout.splitlines()[:5], result.stdout[:2000]
+    assert "Keras backend: jax" in result.stdout.splitlines()[:5], result.stdout[:2000]
     return result
 
 
@@ -147,27 +143,6 @@ def test_without_tensorflow_the_scripts_train_and_predict_on_jax(
         python_without_tensorflow, keras_home, script, "--predict", new, "--out", out
     )
     assert (out / "own_predictions.csv").is_file()
-    # --tensorboard writes through TensorFlow: without it, one line says so before training.
-    result = subprocess.run(
-        [
-            str(python_without_tensorflow),
-            str(ROOT / script),
-            "--quick",
-            "--data",
-            data,
-            "--out",
-            out,
-            "--tensorboard",
-            tmp_path / "logs",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=script_env(KERAS_BACKEND=None, KERAS_HOME=str(keras_home)),
-    )
-    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].endswith(
-        "--tensorboard needs TensorFlow and TensorBoard: pip install tensorflow tensorboard"
-    ), result.stderr
     if script == "mnist_dense.py":  # the drawing page reads a digit on JAX too
         process = subprocess.Popen(
             [
@@ -196,13 +171,57 @@ def test_without_tensorflow_the_scripts_train_and_predict_on_jax(
             process.wait(timeout=30)
 
 
-def test_without_any_backend_one_line_says_what_to_install(monkeypatch):
-    monkeypatch.delenv("KERAS_BACKEND", raising=False)
-    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, package=None: None)
-    with pytest.raises(helpers.UserError) as error:
-        helpers.start_keras()
-    assert "pip install tensorflow" in str(error.value) and '"jax[cpu]"' in str(error.value)
+@pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])
+def test_without_tensorflow_tensorboard_is_one_line_before_training(
+    tmp_path, python_without_tensorflow, script
+):
+    """--tensorboard writes through TensorFlow: without it, one line says so before training."""
+    data = own_data(script, tmp_path)
+    result = subprocess.run(
+        [str(python_without_tensorflow), str(ROOT / script), "--quick", "--data", data]
+        + ["--out", tmp_path / "out", "--tensorboard", tmp_path / "logs"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=script_env(KERAS_BACKEND=None, KERAS_HOME=str(tmp_path / "keras-home")),
+    )
+    assert_one_line_error(result, "--tensorboard", "pip install tensorflow", code=2)
+    assert "Epoch" not in result.stdout  # said before training, not after it
+    assert not (tmp_path / "out").exists() and not (tmp_path / "logs").exists()
+
+
+@pytest.mark.parametrize(
+    "keras_backend, installed, advice",
+    [
+        (None, [], "Keras backend 'tensorflow' cannot train these networks here; pip install "
+         'tensorflow (or "jax[cpu]", where TensorFlow has no release)'),
+        ("torch", ["tensorflow", "jax"], "Keras backend 'torch' cannot train these networks "
+         "here; pip install torch"),
+        ("numpy", ["tensorflow"], "Keras backend 'numpy' cannot train these networks here; use "
+         "tensorflow, jax or torch"),
+    ],
+    ids=["no backend", "torch not installed", "numpy"],
+)  # fmt: skip
+def test_a_backend_that_cannot_train_is_one_line_saying_what_to_install(
+    monkeypatch, keras_backend, installed, advice
+):
+    """quiet_start() refuses before it imports anything, and changes nothing on the way out."""
+    if keras_backend is None:
+        monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    else:
+        monkeypatch.setenv("KERAS_BACKEND", keras_backend)
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: find_spec(name, *args) if name in installed else None,
+    )
+    handlers = [signal.getsignal(signum) for signum in helpers.STOPS]
+    with pytest.raises(SystemExit) as stop:
+        with helpers.quiet_start():
+            pytest.fail("quiet_start() went on to import Keras")
+    assert stop.value.code == f"error: {advice}"  # Python prints it, exits 1
+    assert [signal.getsignal(signum) for signum in helpers.STOPS] == handlers
 
 
 def test_requirements_resolve_on_each_python(tmp_path, python_without_tensorflow, start_process):

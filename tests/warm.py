@@ -13,9 +13,10 @@ The child runs the script as `python script flags` does: its own argv, folder, e
 standard streams, __main__, exit code, and atexit handlers; its own tutorial_helpers and every
 module of the project, imported afresh. What differs is what happened before its first line:
 Keras is loaded already, with TensorFlow's C++ log at the level the scripts set when the caller
-sets none, and any warning that shows once a process has been shown. So the tests of start-up,
-of warnings and of stop signals start a fresh Python, and a run that must repeat a warm one's
-numbers is a fresh Python too.
+sets none (not through quiet_start: the child's own quiet_start turns op determinism on), and any
+warning that shows once a process has been shown. So the tests of start-up, of warnings and of
+stop signals start a fresh Python, and a run that must repeat a warm one's numbers is a fresh
+Python too.
 """
 
 import atexit
@@ -112,7 +113,7 @@ def serve():
 
 
 if __name__ == "__main__":
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # what start_keras sets when the caller sets none
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # what quiet_start sets when the caller sets none
     import keras  # noqa: F401  the point of this process: each child finds it loaded
 
     serve()
