@@ -25,20 +25,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from compare_with_articles import benchmark_parser
-from phases import cpu_name
+from compare_with_articles import benchmark_parser, cpu_name
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = {"pima": ("pima_binary.py", "pima-indians-diabetes.data.csv"),
            "mnist": ("mnist_dense.py", "mnist.npz")}  # fmt: skip
 # Runs the script as `python script flags` would, with the atexit handler on or off.
 LAUNCHER = """
-import atexit, gc, os, runpy, sys, time
+import os, runpy, sys, time, types
 script, way, *flags = sys.argv[1:]
 sys.argv, sys.path[0] = [script, *flags], os.path.dirname(script)
 import tutorial_helpers
-if way == "unfrozen":
-    atexit.unregister(gc.freeze)
+if way == "unfrozen":  # run() registers a gc.freeze that does nothing
+    tutorial_helpers.gc = types.SimpleNamespace(freeze=lambda: None)
 runpy.run_path(script, run_name="__main__")
 print(time.time())  # the script's end; what follows is Python's exit
 """
