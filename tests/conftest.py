@@ -576,6 +576,7 @@ def closed_port():
 # The longest tests (20 s to a minute each) start first, so that both workers end together
 # rather than one waiting on the other's last long test.
 SLOWEST = [
+    "test_a_run_on_pima_prints_and_saves_the_interval",  # the first to ask for the folds' runs
     "test_full_mnist",
     "test_default_network_on_real_digits",
     "test_the_snippet_for_ones_own_code",
@@ -584,6 +585,8 @@ SLOWEST = [
     "test_without_tensorflow_the_scripts",
     "test_predict_reads_and_prints_labels",
     "test_the_pima_notebook",
+    "test_the_readme_run_command",
+    "test_dropout_network_is_article_cs",
 ]
 
 
