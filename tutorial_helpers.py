@@ -24,7 +24,6 @@ READ_TIMEOUT_SECONDS = 30  # a server silent for this long has stopped
 BACKENDS = ["tensorflow", "jax", "torch"]  # the Keras backends that train
 STOPS = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "stopped (SIGTERM)"}
 STOPS[signal.SIGHUP] = "stopped (SIGHUP: the terminal closed)"
-# The project's files a script loads only for some flags: a copy of the script may lack them.
 ONLY_FOR_FLAGS = {"own_digits": "--predict and --draw", "new_rows": "--predict", "folds": "--folds"}
 _unfinished_files = set()  # temporary outputs and downloads under way: deleted on a stop
 _stderr = 2  # where a stop's one line goes, even while TensorFlow's log goes to /dev/null
@@ -241,6 +240,7 @@ def learning_curves(history, title):
             axis.plot(range(1, len(history[key]) + 1), history[key], label=label)
         axis.axvline(best, c="grey", ls=":", label=f"lowest validation loss: epoch {best}")
         axis.set(xlabel="epoch", ylabel=metric, title=f"{title}: {metric}")
+        axis.xaxis.get_major_locator().set_params(integer=True)  # no epoch 1.5
         axis.legend()
     return figure
 
