@@ -50,7 +50,6 @@ def one_line(text, limit=300):  # text fit for a one-line message: newlines fold
 def quiet_start():
     """Around the import of Keras: TensorFlow's log hidden, a backend chosen, Ctrl-C one line."""
     global _stderr
-
     installed = [name for name in BACKENDS if importlib.util.find_spec(name)]
     if installed and "tensorflow" not in installed and not os.environ.get("KERAS_BACKEND"):
         os.environ["KERAS_BACKEND"] = installed[0]  # Keras's default, TensorFlow, is missing
