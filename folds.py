@@ -31,9 +31,11 @@ def main(args, build, path, patience):
     order = np.random.default_rng(args.seed).permutation(len(labels))
     fold_of = np.empty(len(labels), dtype=int)
     fold_of[order] = stratified_folds(labels[order], args.folds)
+    sizes = np.bincount(fold_of, minlength=args.folds)
     print(
-        f"Loaded {path}: {len(labels)} rows in {args.folds} folds of {len(labels) // args.folds}"
-        f" to {-(-len(labels) // args.folds)} rows, each trained on the others"
+        f"Loaded {path}: {len(labels)} rows in {args.folds} folds of {sizes.min()}"
+        + f" to {sizes.max()}" * bool(sizes.min() != sizes.max())
+        + " rows, each trained on the others"
     )
     folds = []
     for fold in range(args.folds):
@@ -70,6 +72,7 @@ def main(args, build, path, patience):
     metrics = {
         "data": str(path),
         "network": args.network,
+        "backend": keras.backend.backend(),
         "classes": classes,
         "seed": args.seed,
         "epochs": args.epochs,

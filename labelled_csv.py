@@ -10,6 +10,7 @@ import csv
 import io
 import math
 import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import numpy as np
 from tutorial_helpers import UserError, one_line, setting
 
 MIN_ROWS = 10
+MIN_CLASS_ROWS = 5  # of each label: a fifth held out to test on, the rest to train on
 MISSING = {"", "na", "n/a", "nan", "null", "none", "?", "-"}  # a missing value, not a name
 LARGEST_VALUE = 1e18  # the network computes in 32-bit floats, whose squares overflow at 1.8e19
 
@@ -340,6 +342,16 @@ def label_classes(path, cells, line_numbers, positive=None):
             f"the rarest: {', '.join(where)}" + ", ..." * (len(rarest) > 3) + "); this script "
             "learns two classes: keep the rows of two labels, or merge the labels into two"
         )
+    counts = [keys.count(key) for key in kinds]
+    if min(counts) < MIN_CLASS_ROWS:  # else a class held out whole, or never trained on
+        rare = kinds[counts.index(min(counts))]
+        lines = [str(line) for line, key in zip(line_numbers, keys) if key == rare]
+        raise UserError(
+            f"{path}: label {label_text(rare)} has only {min(counts)} "
+            f"row{'s' * (min(counts) > 1)} (line{'s' * (len(lines) > 1)} {', '.join(lines)}); "
+            f"each label needs at least {MIN_CLASS_ROWS}, a fifth of them held out to test on "
+            "and the rest to train on: add rows of it"
+        )
     if positive is not None:
         one = label_key(unquoted(positive))
         if one not in kinds:
@@ -366,7 +378,8 @@ def label_classes(path, cells, line_numbers, positive=None):
     zero = kinds[1 - kinds.index(one)]
     print(
         f"Label {label_text(one)} is class 1, {label_text(zero)} is class 0: {rule}"
-        + f" ({setting('positive')} {label_text(zero)} swaps them)" * (positive is None)
+        + f" ({setting('positive')} {shlex.quote(label_text(zero))} swaps them)"
+        * (positive is None)
     )
     labels = np.array([float(key == one) for key in keys], dtype="float64")
     return labels, [label_text(zero), label_text(one)]

@@ -15,16 +15,23 @@ to 0.98 test accuracy in a minute on 2 cores, where always answering the commone
 """
 
 import argparse
-import importlib.util
+import contextlib
 import inspect
+import io
 import json
+import os
+import shlex
 import time
 from pathlib import Path
 
 import tutorial_helpers as helpers
 from mnist_npz import load_mnist
-from tutorial_helpers import download, learning_curves, quiet_start, save_outputs, wilson_interval
+from tutorial_helpers import check_settings, download, learning_curves, one_line, quiet_start
+from tutorial_helpers import save_outputs, wilson_interval
 
+# Keras runs on JAX here, which trains these small networks about twice as fast as
+# TensorFlow (README); KERAS_BACKEND=tensorflow runs them on TensorFlow, as the articles did.
+os.environ.setdefault("KERAS_BACKEND", "jax")
 with quiet_start():  # TensorFlow's start-up log hidden; Ctrl-C is one line from here on
     import keras
     import numpy as np
@@ -40,9 +47,10 @@ PATIENCE = 2  # --early-stop: epochs without a lower validation loss before it s
 
 
 # fmt: off
-def lesson(network="first", data_file=None, epochs=5, batch_size=128, seed=7, quick=False,
+def lesson(network="first", data_file=None, epochs=None, batch_size=None, seed=7, quick=False,
            early_stop=False, tensorboard=None, out=OUT, data_dir=DATA_DIR):
-    """The articles' steps, from the data to the saved model, for one of their networks."""
+    """The articles' steps, from the data to the saved model, for one of their networks; the
+    epochs and batch size as settings() makes them (the article's, unless chosen)."""
 
     ## 1. Load the data
     # Article A's mnist.load_data() downloads Keras's mnist.npz into ~/.keras. Here it goes into
@@ -76,13 +84,14 @@ def lesson(network="first", data_file=None, epochs=5, batch_size=128, seed=7, qu
     ## 4. Define the model and 5. compile it
     # NETWORKS holds one function per article, each defining and compiling its network.
     keras.utils.set_random_seed(seed)  # the weights' and the shuffling's random numbers
+    print(f"Keras backend: {keras.backend.backend()} (Keras {keras.__version__})")
     model = NETWORKS[network]()
     model.summary()
 
     ## 6. Fit the model
     # The last 5% of the training digits validate after each epoch; articles D and E validate on
-    # the test digits, which should stay unseen till step 7. Seeded, Keras on TensorFlow shuffles
-    # the rows into the same order each epoch: a new order scored the same (benchmarks/README.md).
+    # the test digits, which should stay unseen till step 7. Keras shuffles the other rows before
+    # each epoch (on TensorFlow, seeded, into one order each time, which scores the same).
     callbacks = []
     if early_stop:  # stop where the validation loss is lowest, and keep those weights
         callbacks += [keras.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=True)]
@@ -91,7 +100,11 @@ def lesson(network="first", data_file=None, epochs=5, batch_size=128, seed=7, qu
         callbacks += [keras.callbacks.TensorBoard(folder)]
     history = model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size,
                         validation_split=0.05, callbacks=callbacks)
-    curves = learning_curves(history.history, model.name)
+    # After its lowest validation loss, the network learns its training rows by heart.
+    best_epoch = 1 + int(np.argmin(history.history["val_loss"]))
+    print(f"Lowest validation loss after epoch {best_epoch} of {len(history.epoch)}"
+          + ", whose weights were kept" * early_stop)
+    curves = learning_curves(history.history, model.name, best_epoch)
 
     ## 7. Evaluate on the test set
     # An accuracy measured on n digits is sure to about 1/sqrt(n): the interval holds the true
@@ -111,16 +124,20 @@ def lesson(network="first", data_file=None, epochs=5, batch_size=128, seed=7, qu
     for guess, actual, probability in zip(predicted[:10], digits, probabilities.max(axis=1)):
         mark = "" if guess == actual else "  <- wrong"
         print(f"     {guess}        {actual}      {probability:6.1%}{mark}")
+    confusion = np.bincount(digits * 10 + predicted, minlength=100).reshape(10, 10)  # true, said
 
     ## 9. Save the model, its pictures and its figures
     # Article D saves to handwritten_digit.h5, Keras 2's format; .keras is Keras 3's own.
-    metrics = {"data": str(path), "network": network, "seed": seed, "epochs": epochs,
-               "batch_size": batch_size, "test_accuracy": test_accuracy,
-               "test_accuracy_interval": [low, high], "n_test": len(x_test), "test_loss": test_loss,
-               "baseline_accuracy": baseline, "history": history.history}
+    metrics = {"data": str(path), "network": network, "backend": keras.backend.backend(),
+               "seed": seed, "epochs": epochs, "batch_size": batch_size,
+               "epochs_trained": len(history.epoch), "best_epoch": best_epoch,
+               "test_accuracy": test_accuracy, "test_accuracy_interval": [low, high],
+               "n_train": len(x_train), "n_test": len(x_test), "test_loss": test_loss,
+               "baseline_accuracy": baseline, "confusion_matrix": confusion.tolist(),
+               "history": history.history}
     save_outputs(out, {"model.keras": model.save, "metrics.json": json.dumps(metrics, indent=2),
                        "samples.png": samples.savefig, "history.png": curves.savefig,
-                       **result_pictures(model, x_test, digits, probabilities)})
+                       **result_pictures(model, x_test, digits, probabilities, confusion)})
 # fmt: on
 
 
@@ -188,18 +205,22 @@ def main(argv=None):
     if args.images and not args.predict or args.predict and not args.images:
         parser().error("--predict reads one or more IMAGEs: --predict my_digit.png")
     if args.predict or args.draw:  # your own digits, read by the saved model: own_digits.py
+        used = {"predict", "images", "model", "out", "draw", "port"}
+        helpers.refuse_unread_flags(parser(), args, used, "--predict" if args.predict else "--draw")
         import own_digits
 
         return own_digits.main(args)
-    helpers.check_writable(args.out)  # now, not after training
-    if args.tensorboard and not all(map(importlib.util.find_spec, ["tensorflow", "tensorboard"])):
-        parser().error("--tensorboard needs TensorFlow: pip install tensorflow tensorboard")
-    if args.tensorboard:
-        helpers.check_writable(args.tensorboard, "tensorboard")
-    args.epochs = args.epochs or (1 if args.quick else EPOCHS[args.network])
-    args.batch_size = args.batch_size or BATCH_SIZE[args.network]
+    args.epochs, args.batch_size = settings(**vars(args))  # the flags' rules
     lesson(**{name: getattr(args, name) for name in inspect.signature(lesson).parameters})
-    print(f"Read your own digit with it: python mnist_dense.py --predict IMAGE --out {args.out}")
+    out = shlex.quote(str(args.out))  # pastes back into a shell, spaces and all
+    print(f"Read your own digit with it: python mnist_dense.py --predict IMAGE --out {out}")
+
+
+def settings(network, epochs, batch_size, seed, quick, tensorboard, out, **flags):
+    """The flags' rules, in the script and in its notebook alike: each value checked, then the
+    article's epochs and batch size for what is left at None (1 epoch with quick)."""
+    check_settings(EPOCHS, network, epochs, batch_size, seed, tensorboard, out)
+    return epochs or (1 if quick else EPOCHS[network]), batch_size or BATCH_SIZE[network]
 
 
 # fmt: off
@@ -217,7 +238,7 @@ def parser():
         help="passes over the data (default: the article's: 5 or 10; 1 with --quick)")
     add("--batch-size", type=helpers.whole_number(1), metavar="N",
         help="digits per weight update (default: the article's: 128 or 32)")
-    add("--seed", type=helpers.whole_number(0, 2**32 - 1), metavar="N", default=7,
+    add("--seed", type=helpers.whole_number(0, helpers.SEEDS), metavar="N", default=7,
         help="seed of the weights and the shuffling (default: %(default)s)")
     add("--out", type=Path, metavar="DIR", default=OUT,
         help="folder for the model, pictures and metrics (default: %(default)s)")
@@ -260,7 +281,7 @@ def digit_grid(images, captions, title, wrong=()):
     return figure
 
 
-def result_pictures(model, images, digits, probabilities):
+def result_pictures(model, images, digits, probabilities, confusion):
     """predictions.png; mistakes.png, the surest mistakes, which show what the network has not
     learnt; confusion.png, what it said for each true digit; network.png as article E draws it."""
     from matplotlib.figure import Figure
@@ -270,7 +291,6 @@ def result_pictures(model, images, digits, probabilities):
     surest = wrong[np.argsort(-sure[wrong], kind="stable")][:16]
     first = [f"{s} ({p:.0%}), true {d}" for s, p, d in zip(said, sure, digits[:16])]
     mistakes = [f"said {said[i]} ({sure[i]:.0%}), is {digits[i]}" for i in surest]
-    confusion = np.bincount(digits * 10 + said, minlength=100).reshape(10, 10)  # true, said
     figure = Figure(figsize=(7, 6), dpi=80, layout="tight")
     axis = figure.subplots()
     axis.imshow(np.log1p(confusion), cmap="Greens")
@@ -285,9 +305,12 @@ def result_pictures(model, images, digits, probabilities):
     }
     try:
         dot = keras.utils.model_to_dot(model, show_shapes=True, show_layer_activations=True, dpi=72)
-        pictures["network.png"] = dot.create_png()
-    except (ImportError, OSError):  # no pydot, or no Graphviz
+        with contextlib.redirect_stdout(io.StringIO()):  # pydot prints what a failing dot said
+            pictures["network.png"] = dot.create_png()
+    except (ImportError, FileNotFoundError):  # no pydot, or no Graphviz
         print("network.png not drawn: it needs Graphviz (apt or brew install graphviz)")
+    except Exception as error:  # Graphviz's dot failed: pydot raises what it meets
+        print(f"network.png not drawn: Graphviz's dot failed ({one_line(error, 160)})")
     return pictures
 
 

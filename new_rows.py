@@ -9,6 +9,7 @@ Not in the articles: a reader may start here once done.
 import csv
 import io
 import json
+import shlex
 from pathlib import Path
 
 from labelled_csv import feature_table, label_key, read_cells, spreadsheet_text
@@ -18,7 +19,7 @@ from tutorial_helpers import UserError, check_writable, load_saved_model, one_li
 def main(args):
     """--predict, with pima_binary.py's flags: the saved model reads the rows."""
     model_path = args.model or args.out / "model.keras"
-    how_to_train = f"python pima_binary.py --out {args.out}"
+    how_to_train = f"python pima_binary.py --out {shlex.quote(str(args.out))}"
     check_writable(args.out)
     model = load_saved_model(model_path, how_to_train)
     if len(model.inputs) != 1 or len(model.input_shape) != 2 or model.output_shape[1:] != (1,):
@@ -28,16 +29,22 @@ def main(args):
             f"{how_to_train}"
         )
     classes, source = saved_classes(model_path)
-    predict_new_rows(model, args.predict, args.out, classes, source, model_path)
+    columns = training_columns(source)
+    predict_new_rows(model, args.predict, args.out, classes, source, model_path, columns)
 
 
-def predict_new_rows(model, path, out, classes=("0", "1"), source=None, model_path="the model"):
+def predict_new_rows(
+    model, path, out, classes=("0", "1"), source=None, model_path="the model", columns=None
+):
     """The rows of the CSV at path, read by model, printed and written to own_predictions.csv.
     classes: the training file's labels of class 0 and 1, as named in source (metrics.json);
-    model_path: where the model was read from, for a message."""
+    model_path: where the model was read from, for a message; columns: the training file's
+    header, by whose names a header that lists them in another order is read."""
     header, rows, line_numbers, separator = read_cells(path)
     if not rows:
         raise UserError(f"{path} holds no rows to predict")
+    if header and columns and header != columns[: len(header)]:
+        header, rows = in_training_order(path, header, rows, columns)
     n_features, n_columns = model.input_shape[-1], len(rows[0])
     if n_columns not in (n_features, n_features + 1):
         raise UserError(
@@ -97,6 +104,29 @@ def predict_new_rows(model, path, out, classes=("0", "1"), source=None, model_pa
             [*(f"{value:.15g}" for value in values), *label, f"{probability:.9g}", words[guess]]
         )
     save_outputs(out, {"own_predictions.csv": text.getvalue()})
+
+
+def in_training_order(path, header, rows, columns):
+    """header and rows with their columns in the training file's order, where the header names
+    the training columns (the features, maybe then the label) in another order."""
+    wanted = columns[: len(header)]
+    if len(header) < len(columns) - 1 or sorted(header) != sorted(wanted):
+        return header, rows  # other names: read by position, as without a header
+    if len(set(header)) != len(header):
+        return header, rows
+    order = [header.index(name) for name in wanted]
+    print(f"{path}: its columns, read by the names of the training file's: {', '.join(wanted)}")
+    return wanted, [[cells[i] for i in order] for cells in rows]
+
+
+def training_columns(metrics_path):
+    """The header of the file the model was trained on, as metrics.json names it; None where
+    it had none, or is not there to read."""
+    try:
+        data = json.loads(Path(metrics_path).read_text(encoding="utf-8"))["data"]
+        return read_cells(data)[0]
+    except (TypeError, KeyError, OSError, ValueError, UserError):
+        return None
 
 
 def saved_classes(model_path):

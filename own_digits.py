@@ -15,12 +15,14 @@ Not in the articles: they end with the test set. A reader may start here once th
 import contextlib
 import csv
 import io
+import shlex
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from tutorial_helpers import UserError, check_writable, load_saved_model, one_line, save_outputs
+from tutorial_helpers import setting
 
 MAX_DRAWN = 32  # own digits in own_predictions.png; the CSV has them all
 DRAWING_PAGE = Path(__file__).resolve().parent / "draw_digit.html"
@@ -82,7 +84,7 @@ def as_text(name):
 
 def load_digit_model(model_path, out):
     """The saved model, checked to take MNIST digits and give ten probabilities."""
-    how_to_train = f"python mnist_dense.py --out {out}"
+    how_to_train = f"python mnist_dense.py --out {shlex.quote(str(out))}"
     model = load_saved_model(model_path, how_to_train)
     if model.input_shape[1:] not in [(784,), (28, 28)] or model.output_shape[1:] != (10,):
         raise UserError(
@@ -115,7 +117,7 @@ def open_image(path):
                 image.load()
                 return ImageOps.exif_transpose(image)  # phones store photos sideways plus a tag
     except FileNotFoundError:
-        raise UserError(f"{path} does not exist; check the path given to --predict")
+        raise UserError(f"{path} does not exist; check the path given to {setting('photos')}")
     except IsADirectoryError:
         raise UserError(f"{path} is a folder; pass image files, e.g. {path}/*.png")
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:

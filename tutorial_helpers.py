@@ -13,17 +13,25 @@ import importlib
 import importlib.util
 import logging
 import os
+import re
 import signal
 import sys
 import tempfile
+import types
 import urllib.request
 import warnings
 from pathlib import Path
 
+SEEDS = 2**32 - 1  # the largest seed: NumPy's generators take 0 to 2**32 - 1
 READ_TIMEOUT_SECONDS = 30  # a server silent for this long has stopped
-BACKENDS = ["tensorflow", "jax", "torch"]  # the Keras backends that train
+BACKENDS = ["jax", "tensorflow", "torch"]  # the Keras backends that train
+PACKAGES = {"jax": '"jax[cpu]"'}  # what pip installs for a backend, where not its name
 STOPS = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "stopped (SIGTERM)"}
 STOPS[signal.SIGHUP] = "stopped (SIGHUP: the terminal closed)"
+# What the scripts' runs leave in --out: a training run replaces them all (save_outputs).
+RUN_FILES = {"model.keras", "metrics.json", "history.png", "samples.png", "predictions.png",
+             "mistakes.png", "confusion.png", "network.png", "folds.png", "own_predictions.csv",
+             "own_predictions.png"}  # fmt: skip
 ONLY_FOR_FLAGS = {"own_digits": "--predict and --draw", "new_rows": "--predict", "folds": "--folds"}
 _unfinished_files = set()  # temporary outputs and downloads under way: deleted on a stop
 _stderr = 2  # where a stop's one line goes, even while TensorFlow's log goes to /dev/null
@@ -38,7 +46,8 @@ class UserError(Exception):
 
 
 def setting(name):  # how a message names a setting: --data in a script, data_file in a notebook
-    return ({"data_file": "--data"}.get(name) or "--" + name.replace("_", "-")) if _flags else name
+    flags = {"data_file": "--data", "photos": "--predict", "new_rows_file": "--predict"}
+    return (flags.get(name) or "--" + name.replace("_", "-")) if _flags else name
 
 
 def one_line(text, limit=300):  # text fit for a one-line message: newlines folded, long text cut
@@ -50,23 +59,28 @@ def one_line(text, limit=300):  # text fit for a one-line message: newlines fold
 def quiet_start():
     """Around the import of Keras: TensorFlow's log hidden, a backend chosen, Ctrl-C one line."""
     global _stderr
+    for name in ["stdout", "stderr"]:  # closed at the start (>&-): /dev/null takes its number
+        setattr(sys, name, getattr(sys, name) or open(os.devnull, "w"))
+    if _asks_for_help(sys._getframe(2)):  # python script.py --help: the flags, at once
+        sys.modules.setdefault("keras", types.ModuleType("keras"))  # not loaded: never used
+        yield
+        return
     installed = [name for name in BACKENDS if importlib.util.find_spec(name)]
-    if installed and "tensorflow" not in installed and not os.environ.get("KERAS_BACKEND"):
-        os.environ["KERAS_BACKEND"] = installed[0]  # Keras's default, TensorFlow, is missing
     if (chosen := os.environ.get("KERAS_BACKEND") or "tensorflow") not in installed:
-        fix = f"pip install {chosen}" if chosen in BACKENDS else "use tensorflow, jax or torch"
-        fix += "" if installed else ' (or "jax[cpu]", where TensorFlow has no release)'
+        fix = "use jax, tensorflow or torch"
+        if chosen in BACKENDS:  # or the first one installed
+            fix = f"pip install {PACKAGES.get(chosen, chosen)}"
+            fix += "".join(f", or run on {name}: KERAS_BACKEND={name}" for name in installed[:1])
         message = f"Keras backend {chosen!r} cannot train these networks here; {fix}"
         if _ipython():  # where run() is not there yet to catch a UserError
             raise UserError(message)
         sys.exit(f"error: {message}")
-    for name in ["stdout", "stderr"]:  # closed at the start (>&-): /dev/null takes its number
-        setattr(sys, name, getattr(sys, name) or open(os.devnull, "w"))
     handlers = {signum: signal.getsignal(signum) for signum in STOPS}
     _stop_on_signals()
-    # TensorFlow's C++ code logs as it loads, before any log level applies: to /dev/null, unless
-    # TF_CPP_MIN_LOG_LEVEL is 0 or 1. Loaded now, or keras.utils.set_random_seed would load it.
-    tensorflow = "tensorflow" in installed
+    # TensorFlow's C++ code logs as it loads: to /dev/null, unless TF_CPP_MIN_LOG_LEVEL is 0 or
+    # 1. On JAX too, where it is installed: keras.utils.set_random_seed loads it, and after JAX
+    # it logs whatever the level (benchmarks/README.md measures what loading it costs).
+    tensorflow = importlib.util.find_spec("tensorflow") is not None
     if tensorflow and os.environ.get("TF_CPP_MIN_LOG_LEVEL", "") in ["", "2", "3"]:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # 2 lets through errors that are none here
         sys.stderr.flush()
@@ -92,8 +106,6 @@ def quiet_start():
 
         tf.config.experimental.enable_op_determinism()
         logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing, from a fifth run on
-    else:
-        print(f"Keras backend: {sys.modules['keras'].backend.backend()}")
 
 
 def run(main, *args):
@@ -103,7 +115,8 @@ def run(main, *args):
     if not ipython:
         _stop_on_signals()
         atexit.register(gc.freeze)  # no last garbage collection of all Keras made: a second
-    stdout, sys.stdout, _flags = sys.stdout, _Stdout(sys.stdout), True
+    plain = not ipython and not _is_terminal(sys.stdout)  # a log: one line an epoch
+    stdout, sys.stdout, _flags = sys.stdout, _Stdout(sys.stdout, plain), True
     try:
         main(*args)
     except SystemExit:  # argparse's, after its usage and error line (or --help)
@@ -121,7 +134,7 @@ def run(main, *args):
             sys.exit(line)
         print(line, file=sys.stderr)  # not SystemExit, whose traceback IPython would show
     finally:
-        sys.stdout.flush()  # through _Stdout: a closed pipe raises nothing
+        sys.stdout.end()  # through _Stdout: a closed pipe raises nothing
         sys.stdout, _flags = stdout, False
 
 
@@ -135,6 +148,44 @@ def whole_number(low, high=None):
         return int(text)
 
     return parse
+
+
+def refuse_unread_flags(parser, args, read, kind):
+    """Exit 2 (argparse's error) naming each flag given that a run of this kind would not read."""
+    given = [action.option_strings[0] for action in parser._actions
+             if action.option_strings and action.dest not in read | {"help"}
+             and getattr(args, action.dest) != action.default]  # fmt: skip
+    if given:
+        parser.error(f"{kind} trains nothing, so it reads no {', '.join(given)}; leave "
+                     f"{'it' if len(given) == 1 else 'them'} out")  # fmt: skip
+
+
+def check_number(name, value, low, high=None):
+    """value as whole_number checks a flag; else a UserError naming the setting (a notebook's)."""
+    try:
+        return whole_number(low, high)(str(value))
+    except argparse.ArgumentTypeError as error:
+        raise UserError(f"{setting(name)}: {error}") from None
+
+
+def check_settings(networks, network, epochs, batch_size, seed, tensorboard, out):
+    """What a training's settings must be, in a script and in a notebook alike; said before
+    anything trains, in one line naming the setting. networks: the names of the networks."""
+    if network not in networks:
+        raise UserError(f"{setting('network')}: {network!r} is not one of {', '.join(networks)}")
+    for name, value, low, high in [
+        ("epochs", epochs, 1, None),
+        ("batch_size", batch_size, 1, None),
+        ("seed", seed, 0, SEEDS),
+    ]:
+        if value is not None or name == "seed":  # None: the article's
+            check_number(name, value, low, high)
+    check_writable(out)  # now, not after training
+    if tensorboard and not all(map(importlib.util.find_spec, ["tensorflow", "tensorboard"])):
+        raise UserError(f"{setting('tensorboard')} needs TensorFlow: pip install tensorflow "
+                        "tensorboard")  # fmt: skip
+    if tensorboard:
+        check_writable(tensorboard, "tensorboard")
 
 
 def check_writable(folder, name="out"):
@@ -178,7 +229,10 @@ def download(url, sha256, data_dir):
 
 
 def save_outputs(folder, files):
-    """Write {name: text, bytes or a writer such as model.save} into folder, all or none."""
+    """Write {name: text, bytes or a writer such as model.save} into folder, all or none. A
+    folder holds one run: a run that saves metrics.json (a training, the folds) removes what an
+    earlier one left there that it does not write again, such as a model beside the folds'
+    figures; the user's other files stay."""
     folder, temporary, home = Path(folder), {}, _existing(folder)  # no folder made till the end
     try:
         for name, content in files.items():
@@ -199,6 +253,9 @@ def save_outputs(folder, files):
         try:  # a stop signal waits till all are renamed
             for name in files:
                 os.replace(temporary[name], folder / name)
+            for name in RUN_FILES - set(files) if "metrics.json" in files else []:
+                with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                    os.remove(folder / name)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
     except OSError as error:
@@ -228,11 +285,10 @@ def load_saved_model(path, how_to_train):
                         f"with: {how_to_train}")  # fmt: skip
 
 
-def learning_curves(history, title):
-    """Loss and accuracy per epoch, training and validation, and the lowest validation loss."""
+def learning_curves(history, title, best):
+    """Loss and accuracy per epoch, training and validation, and the best epoch's line."""
     from matplotlib.figure import Figure
 
-    best = 1 + history["val_loss"].index(min(history["val_loss"]))
     figure = Figure(figsize=(10, 4), dpi=80, layout="tight")
     for axis, metric in zip(figure.subplots(1, 2), ["loss", "accuracy"]):
         for key, label in [(metric, "training"), (f"val_{metric}", "validation")]:
@@ -258,22 +314,52 @@ def _ipython():  # the running IPython or Jupyter shell, or None
     return sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
 
 
+def _asks_for_help(frame):  # python script.py ... --help ..., frame the script's; not in IPython
+    argv = sys.argv[1 : sys.argv.index("--") if "--" in sys.argv else None]
+    run = frame.f_globals.get("__name__") == "__main__" and not _ipython()
+    return run and bool({"-h", "--help"} & set(argv))
+
+
+def _is_terminal(stream):
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        return stream.isatty()
+    return False
+
+
 def _existing(folder):  # folder, or its nearest parent that exists: written before made
     folder = Path(folder).absolute()
     return next(path for path in [folder, *folder.parents] if path.exists())
 
 
 class _Stdout:
-    """stdout that stops printing, not the run, at a closed pipe (| head) or a full disk."""
+    """stdout that stops printing, not the run, at a closed pipe (| head) or a full disk. Where
+    it is no terminal (a log file, a pipe), whole lines as a terminal would have shown them at
+    their end: Keras's live progress bar becomes one plain line an epoch ("Epoch 2/5 - 422/422
+    ..."), without the backspaces, carriage returns and colours with which it redraws itself."""
 
-    def __init__(self, stream):
-        self.stream = stream
+    def __init__(self, stream, plain):
+        self.stream, self.unfinished, self.epoch = stream, "" if plain else None, ""
 
     def write(self, text):
+        written = len(text)
+        if self.unfinished is not None:
+            *lines, self.unfinished = (self.unfinished + text).split("\n")
+            text = ""
+            for line in map(_as_shown, lines):
+                if re.fullmatch(r"Epoch \d+/\d+", line):  # Keras's heading, then the epoch's bar
+                    self.epoch = f"{line} - "
+                else:
+                    text, self.epoch = f"{text}{self.epoch}{line}\n", ""
         with contextlib.suppress(OSError):  # BrokenPipeError (| head), ENOSPC (> /dev/full)
             encoding = self.stream.encoding or "utf-8"
             self.stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
-        return len(text)
+        return written
+
+    def end(self):  # the last line, if it has no newline
+        if self.unfinished:
+            self.unfinished, line = "", _as_shown(self.unfinished)
+            self.write(line)
+        self.flush()
 
     def flush(self):
         with contextlib.suppress(OSError):
@@ -281,6 +367,11 @@ class _Stdout:
 
     def __getattr__(self, name):
         return getattr(self.stream, name)
+
+
+def _as_shown(line):
+    """A line as a terminal shows it: what follows its last carriage return, no colour codes."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", line.rsplit("\r", 1)[-1]).replace("\b", "").rstrip()
 
 
 def _stop_on_signals():

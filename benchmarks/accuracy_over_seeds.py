@@ -87,7 +87,7 @@ def main():
         data = SHARED_DATA / "pima-indians-diabetes.data.csv"
     from compare_with_articles import cpu_name
 
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    backend = os.environ.get("KERAS_BACKEND", "jax")  # the scripts' default
     versions = ", ".join(
         f"{package} {importlib.metadata.version(package)}" for package in ["keras", backend]
     )

@@ -1,7 +1,8 @@
 """Time our scripts against the articles' own code on the real job: the full MNIST and Pima.
 
-Runs, alternating, each article's program (transcribed to Keras 3 beside this file) and our
-script with its defaults, several times each, as whole processes, on the same data.
+Runs, alternating, each article's program (transcribed to Keras 3 beside this file, on Keras's
+default backend, TensorFlow, as the articles ran) and our script with its defaults (on JAX, or
+on the backend --backend names), several times each, as whole processes, on the same data.
 Prints for each: wall time, time inside fit, seconds per epoch (from Keras's ms/step, over
 the epochs after the first, which also builds the graph), peak memory and accuracy; the
 ratios ours / article; and, for MNIST, the arithmetic floor of an epoch on this machine.
@@ -9,6 +10,7 @@ The article's code is unseeded, so each of its runs draws new weights; ours runs
 1, 2, 3, ... A benchmark, not a test: it prints figures and asserts nothing.
 
     python benchmarks/compare_with_articles.py                 # both pairs, 3 runs each
+    python benchmarks/compare_with_articles.py --backend tensorflow   # ours on TensorFlow too
     python benchmarks/compare_with_articles.py --only pima --repeats 5
 
 Reads the real data from ../shared/data (or $SHARED_DATA_DIR, or --data-dir).
@@ -51,11 +53,12 @@ TRAIN_FLOP_PER_DIGIT = 2 * (
 )
 
 
-def run_once(command):
-    """Wall seconds, peak resident memory (MiB) and stdout of one whole process."""
+def run_once(command, backend):
+    """Wall seconds, peak resident memory (MiB) and stdout of one whole process on a backend."""
+    env = {**os.environ, "KERAS_BACKEND": backend}
     started = time.perf_counter()
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
     )
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
@@ -76,7 +79,7 @@ def epoch_seconds(output):
 
 
 def measure_article(program, data):
-    wall, memory, output = run_once([sys.executable, HERE / program, data])
+    wall, memory, output = run_once([sys.executable, HERE / program, data], "tensorflow")
     result = json.loads(output.strip().splitlines()[-1])
     return dict(
         wall=wall,
@@ -88,10 +91,10 @@ def measure_article(program, data):
     )
 
 
-def measure_ours(script, data, seed):
+def measure_ours(script, data, seed, backend):
     with tempfile.TemporaryDirectory() as out:
         command = [sys.executable, ROOT / script, "--data", data, "--seed", str(seed), "--out", out]
-        wall, memory, output = run_once(command)
+        wall, memory, output = run_once(command, backend)
         metrics = json.loads((Path(out) / "metrics.json").read_text())
     # fit's seconds: each epoch's last line, "N/N ... Xms/step ... val_loss", its steps times that
     ends = re.findall(
@@ -227,8 +230,12 @@ def main():
     parser = benchmark_parser(__doc__)
     parser.add_argument("--repeats", type=int, default=3, help="runs of each program")
     parser.add_argument("--only", choices=PAIRS, help="one pair only")
+    parser.add_argument(
+        "--backend", choices=["jax", "tensorflow"], default="jax", help="our scripts' backend"
+    )
     args = parser.parse_args()
     print(f"{cpu_name()}; Python {sys.version.split()[0]}; data from {args.data_dir}")
+    print(f"the articles' code on tensorflow, ours on {args.backend}")
     for name in [args.only] if args.only else PAIRS:
         data_file, article, ours, note = PAIRS[name]
         data = args.data_dir / data_file
@@ -241,7 +248,7 @@ def main():
             if name == "mnist":  # measured between the runs, on the machine as it is then
                 gflops.append(matmul_gflops())
             runs["article"].append(measure_article(article, data))
-            runs["ours"].append(measure_ours(ours, data, seed=repeat + 1))
+            runs["ours"].append(measure_ours(ours, data, repeat + 1, args.backend))
             article_run, our_run = runs["article"][-1], runs["ours"][-1]
             print(
                 f"  {name} run {repeat + 1}/{args.repeats}: article {article_run['wall']:.1f} s, "

@@ -140,11 +140,15 @@ def notebook(lesson):
               f"steps of `{lesson}.py` as written there: `notebooks/make_notebooks.py` writes this "
               "notebook from it. Run them in order, after changing what you like in the parameters "
               "cell. In Colab: File > Upload notebook.")  # fmt: skip
-    book.cell("code", install_cell())
+    # The engine first, in plain sight: the script's own line, before anything loads Keras.
+    engine = next(node for node in script.tree.body if "KERAS_BACKEND" in ast.unparse(node))
+    book.cell("code", f"import os\n\n{script.text(engine)}\n\n{install_cell()}")
     steps = script.steps()
     imports = next(node for node in script.tree.body if isinstance(node, ast.With))
     book.need("\n".join(code for _, _, code in steps) + "\n" + script.text(imports), lesson)
     book.need(ending_code, ending_module)
+    rules = rules_cell(lesson, script)
+    book.need(rules, lesson)
     # The lesson's own definitions above main() stand in the notebook: its settings after the
     # imports, its functions before the step that first uses them. The rest, in a collapsed cell.
     main = script.statements["main"][0].lineno
@@ -158,6 +162,7 @@ def notebook(lesson):
     book.cell("code", "\n".join(script.text(node) for node in settings))
     book.needed = {node: script for node in own if node not in settings}
     book.cell("code", parameters(lesson, parameter), tags=["parameters"])
+    book.cell("code", rules)
     for heading, prose, code in steps:
         book.cell("markdown", f"## {heading}" + f"\n\n{prose}" * bool(prose))
         for name in sorted(used_names(code)):
@@ -188,12 +193,34 @@ def setup_cell(book, nodes):
     return code
 
 
+def rules_cell(lesson, script):
+    """main()'s own line that applies the flags' rules, settings(), as the notebook's: the
+    same function, called on the parameters of the same names."""
+    main = script.statements["main"][0]
+    call = next(node for node in ast.walk(main) if isinstance(node, ast.Assign)
+                and "settings(" in ast.unparse(node.value))  # fmt: skip
+    targets = ast.unparse(call.targets[0]).replace("args.", "").strip("()")
+    names = ", ".join(settings_parameters(lesson))
+    return (f"# The flags' rules, as python {lesson}.py applies them: each value checked,\n"
+            f"# then the article's settings for what is left at None.\n"
+            f"{targets} = settings({names})")  # fmt: skip
+
+
+def settings_parameters(lesson):
+    function = importlib.import_module(lesson).settings
+    kinds = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    return [name for name, p in inspect.signature(function).parameters.items() if p.kind == kinds]
+
+
 def parameters(lesson, ending):
-    """lesson()'s parameters at their defaults, each with its flag and the flag's help."""
+    """lesson()'s parameters at their defaults (and the others settings() reads, at their
+    flags'), each with its flag and the flag's help."""
     module = importlib.import_module(lesson)
     flags = {action.dest: action for action in module.parser()._actions}
     lines = [f"# What the script's flags set: python {lesson}.py --help"]
     defaults = {name: p.default for name, p in inspect.signature(module.lesson).parameters.items()}
+    defaults |= {name: flags[name].default for name in settings_parameters(lesson)
+                 if name not in defaults}  # fmt: skip
     for name, value in {**defaults, ending[0]: ending[1]}.items():
         if isinstance(value, Path):  # relative to the notebook's folder
             value = os.path.relpath(value, ROOT) if value.is_absolute() else str(value)

@@ -37,9 +37,9 @@ LICENSED_DIGITS = Path(
 # environment. An empty KERAS_HOME keeps a ~/.keras/keras.json of the caller's out.
 _KERAS_HOME = tempfile.mkdtemp(prefix="keras-home-")
 atexit.register(shutil.rmtree, _KERAS_HOME, ignore_errors=True)
-# The tests' own Keras (loading a saved model to compare) runs on the scripts' backend too:
-# JAX rounds the last bit of a float32 differently from TensorFlow.
-os.environ.update(KERAS_BACKEND="tensorflow", KERAS_HOME=_KERAS_HOME)
+# The tests' own Keras (loading a saved model to compare) runs on the scripts' default backend
+# too: JAX rounds the last bit of a float32 differently from TensorFlow.
+os.environ.update(KERAS_BACKEND="jax", KERAS_HOME=_KERAS_HOME)
 _CALLERS_SETTINGS = {
     "TF_CPP_MIN_LOG_LEVEL",
     "KERAS_BACKEND",
@@ -53,9 +53,10 @@ _CALLERS_SETTINGS = {
 
 
 def script_env(**changes):
-    """The environment of a script a test starts; a change of None removes the variable."""
+    """The environment of a script a test starts; a change of None removes the variable. No
+    KERAS_BACKEND: the scripts' default, JAX; KERAS_BACKEND="tensorflow" for TensorFlow's own."""
     env = {name: value for name, value in os.environ.items() if name not in _CALLERS_SETTINGS}
-    env.update(KERAS_BACKEND="tensorflow", KERAS_HOME=_KERAS_HOME, PYTHONUNBUFFERED="1")
+    env.update(KERAS_HOME=_KERAS_HOME, PYTHONUNBUFFERED="1")
     for name, value in changes.items():
         if value is None:
             env.pop(name, None)
@@ -352,6 +353,7 @@ sequential((784,), L.Dense(10, activation="softmax")).save(f"{folder}/mnist.kera
 sequential((8,), L.Dense(1, activation="sigmoid")).save(f"{folder}/pima.keras")
 sequential((784,), L.Dense(1, activation="sigmoid")).save(f"{folder}/mnist_784_to_1.keras")
 sequential((784,), L.Dense(2, activation="softmax")).save(f"{folder}/mnist_784_to_2.keras")
+sequential((8,), L.Dense(10, activation="softmax")).save(f"{folder}/eight_to_ten.keras")
 a, b = keras.Input(shape=(8,)), keras.Input(shape=(8,))
 keras.Model([a, b], L.Dense(1, activation="sigmoid")(L.Concatenate()([a, b]))).save(
     f"{folder}/two_inputs.keras")

@@ -169,6 +169,7 @@ def test_csv_rows_are_read_or_refused_naming_line_and_column(tmp_path, models):
 MISFITS = [
     ("mnist_dense.py", "mnist_784_to_1", ["takes", "gives", "(1,)"]),
     ("mnist_dense.py", "mnist_784_to_2", ["takes", "gives", "(2,)"]),
+    ("mnist_dense.py", "eight_to_ten", ["takes", "(8,)"]),  # ten outputs, but 8 features in
     ("pima_binary.py", "two_inputs", ["takes", "gives"]),
     ("pima_binary.py", "two_outputs", ["takes", "gives"]),
     ("pima_binary.py", "image_input", ["takes", "gives", "28, 28"]),

@@ -33,6 +33,14 @@ CSV_CASES = {
     "missing file": (lambda tmp: tmp / "nope.csv", ["nope.csv", "does not exist"]),
     "a directory": (lambda tmp: tmp, ["is a folder", "CSV file"]),
     "empty file": (lambda tmp: csv_lines(tmp, ""), ["bad.csv", "0 data rows", "at least 10"]),
+    "a label of one row": (
+        lambda tmp: csv_lines(tmp, "".join(f"{i},{i % 7},0\n" for i in range(19)) + "19,5,1\n"),
+        ["bad.csv", "label 1 has only 1 row (line 20)", "at least 5", "add rows of it"],
+    ),
+    "a label of four rows": (
+        lambda tmp: csv_lines(tmp, "".join(f"{i},{i % 7},{int(i % 5 == 0)}\n" for i in range(20))),
+        ["label 1 has only 4 rows (lines 1, 6, 11, 16)"],
+    ),
     "binary file": (
         lambda tmp: bytes_file(tmp, b"\x89PNG\r\n\x1a\n\x00\xff"),
         ["bad.csv", "not a text file"],
@@ -291,7 +299,7 @@ def test_out_that_cannot_be_written_fails_before_training(tmp_path, script):
 @pytest.mark.parametrize(
     "backend, expected",
     [
-        ("theano", ["Keras backend 'theano' cannot train", "tensorflow, jax or torch"]),
+        ("theano", ["Keras backend 'theano' cannot train", "jax, tensorflow or torch"]),
         ("numpy", ["Keras backend 'numpy' cannot train"]),
     ],
 )
@@ -326,3 +334,22 @@ def test_keras_backend_not_installed_says_how_to_install_it(tmp_path):
         f"Keras backend '{missing[0]}' cannot train these networks here",
         f"pip install {missing[0]}",
     )
+
+
+@pytest.mark.parametrize(
+    "script, flags, named",
+    [
+        ("pima_binary.py", ["--predict", "rows.csv", "--folds", "3", "--balance"],
+         "--predict trains nothing, so it reads no --balance, --folds; leave them out"),
+        ("pima_binary.py", ["--predict", "rows.csv", "--epochs", "3"],
+         "--predict trains nothing, so it reads no --epochs; leave it out"),
+        ("mnist_dense.py", ["--predict", "digit.png", "--network", "deep", "--seed", "3"],
+         "--predict trains nothing, so it reads no --network, --seed; leave them out"),
+        ("mnist_dense.py", ["--draw", "--quick"],
+         "--draw trains nothing, so it reads no --quick; leave it out"),
+    ],
+)  # fmt: skip
+def test_predict_and_draw_refuse_the_flags_of_training_by_name(tmp_path, script, flags, named):
+    result = run_script(script, *flags, "--out", tmp_path / "out", cwd=tmp_path)
+    assert_one_line_error(result, named, code=2)
+    assert not (tmp_path / "out").exists()

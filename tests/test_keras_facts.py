@@ -4,9 +4,7 @@ fails the day one stops holding."""
 import json
 
 import pytest
-from conftest import ROOT, run_program
-
-pytestmark = pytest.mark.warm  # Keras loaded once per worker (conftest.py)
+from conftest import ROOT, run_program, script_env
 
 EPOCH_ORDERS = """
 import json, sys
@@ -43,8 +41,10 @@ print(json.dumps({"keras": keras.__version__, "orders": orders}))
 """
 
 
-def epoch_orders(feed):
-    result = run_program(EPOCH_ORDERS, feed, ROOT, timeout=300)
+def epoch_orders(feed, backend="tensorflow"):
+    result = run_program(
+        EPOCH_ORDERS, feed, ROOT, timeout=300, env=script_env(KERAS_BACKEND=backend)
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     facts = json.loads(result.stdout.splitlines()[-1])
     assert len(facts["orders"]) == 3 and all(
@@ -57,8 +57,9 @@ def test_keras_on_tensorflow_shuffles_numpy_arrays_alike_every_epoch_once_seeded
     """The fit step's comment in both scripts: Keras 3.15 on TensorFlow, seeded, gives NumPy
     arrays one order, the same each epoch.
 
-    When this fails, Keras reshuffles them each epoch (expected from Keras 3.16): the comments
-    in both scripts must change, and benchmarks/reshuffle.py's "arrays" is its "new order".
+    When this fails, Keras reshuffles them each epoch (expected from Keras 3.16), as it does
+    on JAX: the comments in both scripts must change, and benchmarks/reshuffle.py's "arrays" is
+    its "new order".
     """
     facts = epoch_orders("arrays")
     first, *others = facts["orders"]
@@ -66,6 +67,14 @@ def test_keras_on_tensorflow_shuffles_numpy_arrays_alike_every_epoch_once_seeded
         f"Keras {facts['keras']} now shuffles NumPy arrays anew each epoch on TensorFlow: "
         "update step 6 of mnist_dense.py and step 4 of pima_binary.py"
     )
+
+
+def test_keras_on_jax_shuffles_numpy_arrays_anew_each_epoch_once_seeded():
+    """The fit step's comment in both scripts: on JAX, the default, NumPy's seeded generator
+    deals the rows into a new order before each epoch."""
+    first, second, third = epoch_orders("arrays", "jax")["orders"]
+    assert first != second and second != third, first
+    assert epoch_orders("arrays", "jax")["orders"] == [first, second, third]  # seeded
 
 
 @pytest.mark.parametrize("feed, new_each_epoch", [("new order", True), ("same order", False)])

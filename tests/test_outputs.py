@@ -2,9 +2,12 @@
 at all from a run that fails, on a full disk too; --tensorboard that cannot be written refused
 before training; at most 32 images in own_predictions.png, all of them in its CSV."""
 
+import json
 import resource
+import shlex
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import (
@@ -139,3 +142,71 @@ def test_own_predictions_png_draws_at_most_32_images_and_the_csv_has_all(tmp_pat
     # two images a row, 1.7 inches a row at 80 dots an inch: 40 images would need 20 rows,
     # about 2,770 pixels; 32 need 16, about 2,220.
     assert Image.open(out / "own_predictions.png").size[1] < 2500
+
+
+## What metrics.json holds: each field the README or a test names
+
+
+@pytest.mark.parametrize("script", ["mnist_dense.py", "pima_binary.py"])
+def test_metrics_json_holds_every_field_a_reader_looks_for(quick_run, script):
+    metrics = json.loads((quick_run(script)[1] / "metrics.json").read_text())
+    common = {"data", "network", "backend", "seed", "epochs", "batch_size", "epochs_trained",
+              "best_epoch", "test_accuracy", "test_accuracy_interval", "n_train", "n_test",
+              "test_loss", "baseline_accuracy", "confusion_matrix", "history"}  # fmt: skip
+    pima = {"classes", "class_weight", "train_accuracy", "precision", "recall"}
+    assert set(metrics) == common | (pima if script == "pima_binary.py" else set())
+    confusion = np.array(metrics["confusion_matrix"])
+    assert confusion.shape == ((10, 10) if script == "mnist_dense.py" else (2, 2))
+    assert confusion.sum() == metrics["n_test"]
+    assert confusion.trace() / metrics["n_test"] == pytest.approx(metrics["test_accuracy"], 1e-6)
+    assert metrics["backend"] == "jax" and metrics["epochs_trained"] == metrics["epochs"]
+    if script == "pima_binary.py":
+        (tn, fp), (fn, tp) = confusion
+        assert metrics["precision"] == pytest.approx(tp / max(tp + fp, 1))
+        assert metrics["recall"] == pytest.approx(tp / max(tp + fn, 1))
+
+
+def test_the_command_a_run_prints_pastes_back_into_a_shell(tmp_path):
+    """An --out with a space and a dollar: the printed command, split as a shell splits it,
+    predicts with the model the run saved."""
+    out = tmp_path / "my $HOME outputs"
+    data = own_data("pima_binary.py", tmp_path)
+    trained = run_script("pima_binary.py", "--quick", "--data", data, "--out", out)
+    (line,) = [line for line in trained.stdout.splitlines() if "--predict ROWS.csv" in line]
+    command = shlex.split(line.split(": ", 1)[1])
+    assert command[:2] == ["python", "pima_binary.py"] and command[-1] == str(out), command
+    rows = tmp_path / "rows.csv"
+    rows.write_text("".join(",".join(row[:5]) + "\n" for row in csv_rows(data)[1:4]))
+    command[command.index("ROWS.csv")] = str(rows)
+    assert_succeeded(run_script(*command[1:]))
+    assert (out / "own_predictions.csv").is_file()
+
+
+def test_one_folder_holds_one_run_and_the_users_other_files(tmp_path):
+    """A single run, then --folds on another table, into one --out: the folds leave no model
+    of the first table behind, which --predict would read with the second table's labels; a
+    single run again leaves no folds.png. A file of the user's stays."""
+    out = tmp_path / "out"
+    first = own_data("pima_binary.py", tmp_path, "first.csv")
+    other = tmp_path / "other.csv"
+    other.write_text(first.read_text().replace(",0\n", ",g\n").replace(",1\n", ",b\n"))
+    single = ["--quick", "--data", first, "--out", out]
+    runs = [single, ["--folds", 2, "--epochs", 1, "--data", other, "--out", out], single]
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    after = []
+    for flags in runs:
+        assert_succeeded(run_script("pima_binary.py", *flags))
+        after.append(sorted(path.name for path in out.iterdir()))
+    assert after == [
+        ["history.png", "metrics.json", "model.keras", "notes.txt"],
+        ["folds.png", "metrics.json", "notes.txt"],
+        ["history.png", "metrics.json", "model.keras", "notes.txt"],
+    ]
+    rows = tmp_path / "rows.csv"
+    rows.write_text("".join(",".join(row[:5]) + "\n" for row in csv_rows(first)[1:4]))
+    assert_succeeded(run_script("pima_binary.py", "--predict", rows, "--out", out))
+    assert_succeeded(run_script("pima_binary.py", *runs[1]))
+    assert sorted(path.name for path in out.iterdir()) == after[1]  # predictions of the old model
+    result = run_script("pima_binary.py", "--predict", rows, "--out", out)
+    assert_one_line_error(result, "no trained model at", "train one first with")

@@ -4,6 +4,7 @@ missing values, text columns, and a rare class (README.md, "Your own table")."""
 import csv
 import json
 import re
+import shlex
 
 import numpy as np
 import pytest
@@ -52,6 +53,11 @@ LABEL_KINDS = {
     "-1/1": (("-1", "1"), ["-1", "1"], "the larger number is class 1"),
     "quoted '-1'/'1'": (("'-1'", "'1'"), ["-1", "1"], "the larger number is class 1"),
     "R/M, M rarer": (("R", "M"), ["R", "M"], "the rarer label is class 1"),
+    ">50K/<=50K, a shell's redirects": (
+        (">50K", "<=50K"),
+        [">50K", "<=50K"],
+        "the rarer label is class 1",
+    ),
     "no/yes, yes commoner": (
         ("no", "yes"),
         ["no", "yes"],
@@ -66,7 +72,7 @@ LABEL_KINDS = {
 
 
 def test_any_two_labels_train_mapped_to_0_and_1_by_a_rule_stated_in_one_line(tmp_path):
-    """Nine tables in one process, as a notebook runs the script again and again: each run's
+    """Ten tables in one process, as a notebook runs the script again and again: each run's
     stderr stays empty (TensorFlow warned of retracing from the fifth run until 4 Dec 2026)."""
     tables = {}
     for number, (kind, (written, _, _)) in enumerate(LABEL_KINDS.items()):
@@ -86,7 +92,7 @@ def test_any_two_labels_train_mapped_to_0_and_1_by_a_rule_stated_in_one_line(tmp
         lines = [line for line in result.stdout.splitlines() if line.startswith("Label ")]
         assert lines == [
             f"Label {named[1]} is class 1, {named[0]} is class 0: {rule} "
-            f"(--positive {named[0]} swaps them)"
+            f"(--positive {shlex.quote(named[0])} swaps them)"  # pastes back into a shell
         ], kind
         assert metrics["classes"] == named, kind
         # Both classes mapped: the rows labelled names[1] are the positives, in the file and
@@ -289,3 +295,30 @@ def test_balance_weighs_classes_by_their_share_and_raises_the_rare_class_probabi
         for name in ["plain", "balanced"]
     }
     assert mean["balanced"] > mean["plain"] + 0.1, mean
+
+
+def test_new_rows_whose_header_lists_the_training_columns_in_another_order_are_read_by_name(
+    tmp_path,
+):
+    """Issue 48: such a file was read by position, each feature in another's place, without a
+    word. The same rows, written in the training order and in reverse, give the same numbers."""
+    own, _ = write_table(tmp_path / "own.csv", ("R", "M"), share=0.3)
+    new, _ = write_table(tmp_path / "new.csv", ("R", "M"), rows=12, seed=1)
+    with open(new, newline="") as file:
+        table = [row[:5] for row in csv.reader(file)]  # the header a,b,c,d,e, then the features
+    (tmp_path / "in_order.csv").write_text("".join(",".join(row) + "\n" for row in table))
+    (tmp_path / "reversed.csv").write_text("".join(",".join(row[::-1]) + "\n" for row in table))
+    trained, in_order, reversed_ = run_in_turn(
+        "pima_binary.py",
+        ["--quick", "--data", own, "--out", tmp_path / "out"],
+        ["--predict", tmp_path / "in_order.csv", "--out", tmp_path / "out"],
+        ["--predict", tmp_path / "reversed.csv", "--out", tmp_path / "out"],
+    )
+    for result in (trained, in_order, reversed_):
+        assert_succeeded(result)
+    said = "reversed.csv: its columns, read by the names of the training file's: a, b, c, d, e"
+    assert said in reversed_.stdout and "read by the names" not in in_order.stdout
+    probabilities = [
+        re.findall(r"^ +\d+ +([\d.]+)", run.stdout, re.M) for run in (in_order, reversed_)
+    ]
+    assert len(probabilities[0]) == 12 and probabilities[0] == probabilities[1]

@@ -2,6 +2,7 @@
 mistakes.png shows, a run without Graphviz."""
 
 import hashlib
+import os
 import re
 
 import numpy as np
@@ -11,6 +12,7 @@ from conftest import (
     ROOT,
     SHARED_DATA,
     assert_succeeded,
+    run_script,
     run_scripts_in_turn,
     script_env,
     shared_file,
@@ -45,7 +47,10 @@ def test_mistakes_png_shows_the_surest_mistakes_first():
     keras = mnist_dense.keras
     model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10)])  # for network.png
     images = np.zeros((40, 784))
-    pictures = mnist_dense.result_pictures(model, images, labels, probabilities)
+    confusion = np.bincount(labels * 10 + probabilities.argmax(axis=1), minlength=100).reshape(
+        10, 10
+    )
+    pictures = mnist_dense.result_pictures(model, images, labels, probabilities, confusion)
     figure = pictures["mistakes.png"].__self__  # the Figure whose savefig writes the file
     captions = [text.get_text() for text in figure.axes[0].texts]
     surest = sorted(wrong, key=wrong.get, reverse=True)
@@ -73,3 +78,23 @@ def test_without_graphviz_one_line_says_how_to_install_it_and_the_run_goes_on(tm
         assert [line for line in printed if "Graphviz" in line] == said[script], script
         assert not (tmp_path / script / "network.png").exists()
         assert (tmp_path / script / "model.keras").is_file()
+
+
+def test_a_dot_that_fails_skips_network_png_in_one_line_and_the_run_saves(tmp_path):
+    """A Graphviz whose dot program exits with an error (here, one that knows no PNG)."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    dot = folder / "dot"
+    dot.write_text("#!/bin/sh\necho 'Format: \"png\" not recognized.' >&2\nexit 1\n")
+    dot.chmod(0o755)
+    data = own_data("mnist_dense.py", tmp_path)
+    env = script_env(PATH=f"{folder}:{os.environ['PATH']}")
+    result = assert_succeeded(
+        run_script("mnist_dense.py", "--quick", "--data", data, "--out", tmp_path / "out", env=env)
+    )
+    said = [line for line in result.stdout.splitlines() if line.startswith("network.png")]
+    assert len(said) == 1 and said[0].startswith("network.png not drawn: Graphviz's dot failed")
+    assert not (tmp_path / "out" / "network.png").exists()
+    assert (tmp_path / "out" / "model.keras").is_file() and (
+        tmp_path / "out" / "history.png"
+    ).is_file()

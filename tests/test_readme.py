@@ -88,8 +88,6 @@ def test_requirements_lowest_pins_each_lower_bound_and_its_command_runs_real_tes
         pins[name.strip()] = version.strip()
     for line in requirement_lines("requirements.txt"):
         name, bounds = re.match(r"([\w.-]+)(?:\[\w+\])?\s*([^;]*)", line).groups()
-        if name == "jax":  # Python 3.14 only, where TensorFlow 2.16 and this set do not install
-            continue
         lowest = re.search(r">=\s*([\d.]+)", bounds).group(1).split(".")
         assert pins[name].split(".")[: len(lowest)] == lowest, (name, pins[name], lowest)
     command = re.search(

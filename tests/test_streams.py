@@ -215,3 +215,47 @@ def test_the_save_hides_no_warning_of_the_callers(tmp_path):
         helpers.save_outputs(tmp_path, {"model.keras": save})
     assert warnings.filters == filters  # nothing hidden once the save is done
     assert (tmp_path / "model.keras").is_file()
+
+
+## A log file reads as lines; a terminal keeps Keras's live bar
+
+
+@pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])
+def test_a_log_file_holds_one_plain_line_an_epoch(tmp_path, script):
+    log = tmp_path / "log.txt"
+    with open(log, "wb") as file:  # > log.txt 2>&1
+        code = subprocess.run(
+            [sys.executable, ROOT / script, "--quick", "--epochs", "3", "--data",
+             own_data(script, tmp_path), "--out", tmp_path / "out"],
+            stdout=file, stderr=subprocess.STDOUT, env=script_env(), timeout=600,
+        ).returncode  # fmt: skip
+    text = log.read_bytes()
+    assert code == 0, text[-2000:]
+    assert (text.count(b"\b"), text.count(b"\r"), text.count(b"\x1b")) == (0, 0, 0)
+    epochs = [line for line in text.decode().splitlines() if line.startswith("Epoch ")]
+    assert [line.split(" - ")[0] for line in epochs] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
+    assert all("val_loss: " in line for line in epochs), epochs
+
+
+def test_a_terminal_keeps_the_live_progress_bar(tmp_path):
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, ROOT / "pima_binary.py", "--quick", "--data",
+         own_data("pima_binary.py", tmp_path), "--out", tmp_path / "out"],
+        stdout=follower, stderr=follower, env=script_env(), start_new_session=True,
+    )  # fmt: skip
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the run ended
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert process.wait(timeout=600) == 0, shown[-2000:]
+    assert b"\r" in shown.replace(b"\r\n", b"") and b"\x1b[" in shown  # redrawn, in colour

@@ -114,6 +114,8 @@ def serve():
 
 if __name__ == "__main__":
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # what quiet_start sets when the caller sets none
+    os.environ.setdefault("KERAS_BACKEND", "jax")  # as the scripts choose it
     import keras  # noqa: F401  the point of this process: each child finds it loaded
+    import tensorflow  # noqa: F401  which keras.utils.set_random_seed loads on any backend
 
     serve()
