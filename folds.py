@@ -12,14 +12,14 @@ import json
 import keras
 import numpy as np
 
-from labelled_csv import read_labelled_csv, stratified_folds
+from labelled_csv import read_labelled_rows, stratified_folds
 from tutorial_helpers import UserError, save_outputs, wilson_interval
 
 
 def main(args, build, path, patience):
     """--folds K, with pima_binary.py's flags: K trainings of build()'s network on the table at
     path, each scored on its own K-th of the rows; each fold's accuracy, their mean and spread."""
-    features, labels, classes = read_labelled_csv(path, args.positive, args.drop_missing)
+    features, labels, classes, rows = read_labelled_rows(path, args.positive, args.drop_missing)
     if args.tensorboard:
         raise UserError("--tensorboard is for a single run; leave it out with --folds")
     if args.folds > (rarer := np.bincount(labels.astype(int)).min()):
@@ -61,7 +61,7 @@ def main(args, build, path, patience):
             f"interval {low:.3f} to {high:.3f}, on {len(test)} rows)"
         )
         folds.append(
-            {"accuracy": accuracy, "interval": [low, high], "held_out_rows": test.tolist()}
+            {"accuracy": accuracy, "interval": [low, high], "held_out_rows": rows[test].tolist()}
         )
     accuracies = np.array([fold["accuracy"] for fold in folds])
     mean, spread = accuracies.mean(), accuracies.std(ddof=1)

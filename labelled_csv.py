@@ -33,6 +33,12 @@ FORMULA_MARKS = ("=", "+", "-", "@", "\t", "\r")
 def read_labelled_csv(path, positive=None, drop_missing=False):
     """Features, 0/1 labels, and the file's own labels of class 0 and class 1, from a CSV with
     numeric features and any two labels in the last column; a UserError names what is wrong."""
+    return read_labelled_rows(path, positive, drop_missing)[:3]
+
+
+def read_labelled_rows(path, positive=None, drop_missing=False):
+    """read_labelled_csv's three, and the number of each row kept among the file's data rows,
+    from 0: with drop_missing, the rows left out leave gaps."""
     header, rows, line_numbers, separator = read_cells(path)
     n_features = len(rows[0]) - 1 if rows else 0
     features, kept = feature_table(
@@ -47,7 +53,7 @@ def read_labelled_csv(path, positive=None, drop_missing=False):
     labels, classes = label_classes(
         path, [rows[i][-1] for i in kept], [line_numbers[i] for i in kept], positive
     )
-    return features, labels, classes
+    return features, labels, classes, np.asarray(kept)
 
 
 def read_cells(path):

@@ -11,6 +11,7 @@ import hashlib
 import http.client
 import importlib
 import importlib.util
+import json
 import logging
 import os
 import re
@@ -240,6 +241,8 @@ def save_outputs(folder, files):
                 raise IsADirectoryError(f"a folder named {name} is in the way")
             path = temporary[name] = str(home / f".{os.getpid()}-{name}")  # ends as name does
             _unfinished_files.add(path)
+            if isinstance(content, str) and name.endswith(".json"):  # strict JSON: NaN is null
+                content = json.dumps(json.loads(content, parse_constant=lambda _: None), indent=2)
             if isinstance(content, str):
                 content = content.encode("utf-8", "surrogateescape")  # a file name's odd bytes too
             if isinstance(content, bytes):

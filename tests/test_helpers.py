@@ -4,6 +4,7 @@ folder), nothing left by a failed download, not even a data/ folder, and outputs
 whole or not at all, their folder made only once they are all written."""
 
 import hashlib
+import json
 import os
 import resource
 import signal
@@ -390,3 +391,16 @@ def test_ctrl_c_while_saving_leaves_the_old_set_or_the_new_one_never_a_mix(
     assert_one_line_error(result, "interrupted (Ctrl-C)", code=130)
     assert files_in(tmp_path) == ["a.txt", "b.txt", "c.txt"]  # no temporary file either
     assert {(tmp_path / name).read_bytes() for name in ["a.txt", "b.txt", "c.txt"]} == {left}
+
+
+def test_no_nan_nor_infinity_in_a_json_file_the_project_writes(tmp_path):
+    """Issue 48: strict JSON readers refuse NaN and Infinity, which Python's json writes for a
+    loss that diverged or a weight divided by zero: they are written as null."""
+    metrics = {"loss": [0.5, float("nan")], "weight": float("inf"), "name": "naive"}
+    helpers.save_outputs(tmp_path, {"metrics.json": json.dumps(metrics, indent=2)})
+    text = (tmp_path / "metrics.json").read_text()
+    assert json.loads(text, parse_constant=lambda name: pytest.fail(name)) == {
+        "loss": [0.5, None],
+        "weight": None,
+        "name": "naive",
+    }

@@ -263,3 +263,20 @@ def test_folds_say_their_sizes_as_they_are(folds_runs):
         sizes = [len(fold["held_out_rows"]) for fold in metrics["folds"]]
         assert f"768 rows in {k} folds of {min(sizes)} to {max(sizes)} rows" in stdout
         assert min(sizes) < max(sizes)
+
+
+def test_folds_number_their_rows_as_the_file_does_after_drop_missing(tmp_path):
+    """Issue 48: after --drop-missing, held_out_rows counted among the rows kept. They are the
+    file's data rows, from 0: the rows left out are in no fold."""
+    rows = [f"{i},{i % 7},{i % 3},{i % 2}" for i in range(30)]
+    rows[2], rows[5] = "2,?,2,0", "5,5,,1"
+    table = tmp_path / "gaps.csv"
+    table.write_text("a,b,c,label\n" + "\n".join(rows) + "\n")
+    result = run_in_turn(
+        "pima_binary.py",
+        ["--folds", 2, "--epochs", 1, "--drop-missing", "--data", table, "--out", tmp_path / "out"],
+    )[0]
+    assert_succeeded(result)
+    folds = metrics_in(tmp_path / "out")["folds"]
+    held_out = sorted(row for fold in folds for row in fold["held_out_rows"])
+    assert held_out == [row for row in range(30) if row not in (2, 5)]
