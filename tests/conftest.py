@@ -579,6 +579,7 @@ def closed_port():
 # rather than one waiting on the other's last long test.
 SLOWEST = [
     "test_a_run_on_pima_prints_and_saves_the_interval",  # the first to ask for the folds' runs
+    "test_the_notebooks_parameters_are_the_flags",
     "test_full_mnist",
     "test_default_network_on_real_digits",
     "test_the_snippet_for_ones_own_code",

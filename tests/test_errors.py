@@ -1,5 +1,5 @@
 """Mistakes users make: one line on stderr naming the file or flag and the fix, a non-zero
-exit, no traceback, and nothing written to --out. Most are caught before Keras loads."""
+exit, no traceback, and nothing written to --out, before anything trains."""
 
 import gzip
 import importlib.util
@@ -13,6 +13,10 @@ import pytest
 
 from conftest import assert_one_line_error, run_script, script_env
 from makers import own_data, write_own_csv, write_own_npz
+
+# What a mistake prints, not how a Python starts: runs start warm, Keras loaded once per worker
+# (conftest.py); those with an environment or a limit of their own start afresh.
+pytestmark = pytest.mark.warm
 
 
 def csv_lines(tmp_path, text, name="bad.csv"):
