@@ -238,9 +238,13 @@ def test_a_log_file_holds_one_plain_line_an_epoch(tmp_path, script):
 
 
 def test_a_terminal_keeps_the_live_progress_bar(tmp_path):
+    import fcntl
     import pty
+    import struct
+    import termios
 
     leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))  # 80 columns
     process = subprocess.Popen(
         [sys.executable, ROOT / "pima_binary.py", "--quick", "--data",
          own_data("pima_binary.py", tmp_path), "--out", tmp_path / "out"],
