@@ -58,7 +58,8 @@ def one_line(text, limit=300):  # text fit for a one-line message: newlines fold
 
 @contextlib.contextmanager
 def quiet_start():
-    """Around the import of Keras: TensorFlow's log hidden, a backend chosen, Ctrl-C one line."""
+    """Around the import of Keras: TensorFlow's log hidden, the backend checked, Ctrl-C one line;
+    for --help, no Keras at all."""
     global _stderr
     for name in ["stdout", "stderr"]:  # closed at the start (>&-): /dev/null takes its number
         setattr(sys, name, getattr(sys, name) or open(os.devnull, "w"))
@@ -360,7 +361,7 @@ class _Stdout:
 
     def end(self):  # the last line, if it has no newline
         if self.unfinished:
-            self.unfinished, line = "", _as_shown(self.unfinished)
+            line, self.unfinished = self.epoch + _as_shown(self.unfinished), None  # written as is
             self.write(line)
         self.flush()
 

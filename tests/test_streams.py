@@ -263,3 +263,13 @@ def test_a_terminal_keeps_the_live_progress_bar(tmp_path):
     os.close(leader)
     assert process.wait(timeout=600) == 0, shown[-2000:]
     assert b"\r" in shown.replace(b"\r\n", b"") and b"\x1b[" in shown  # redrawn, in colour
+
+
+def test_a_log_keeps_a_last_line_that_has_no_newline(tmp_path):
+    program = (
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); import tutorial_helpers as helpers\n"
+        "helpers.run(lambda: print('first line\\nthe last, unfinished', end=''))\n"
+    )
+    with open(tmp_path / "log.txt", "wb") as log:
+        subprocess.run([sys.executable, "-c", program], stdout=log, env=script_env(), check=True)
+    assert (tmp_path / "log.txt").read_text() == "first line\nthe last, unfinished"
