@@ -110,10 +110,12 @@ def in_training_order(path, header, rows, columns):
     """header and rows with their columns in the training file's order, where the header names
     the training columns (the features, maybe then the label) in another order."""
     wanted = columns[: len(header)]
-    if len(header) < len(columns) - 1 or sorted(header) != sorted(wanted):
-        return header, rows  # other names: read by position, as without a header
-    if len(set(header)) != len(header):
-        return header, rows
+    if (
+        len(header) < len(columns) - 1
+        or sorted(header) != sorted(wanted)
+        or len(set(header)) < len(header)
+    ):
+        return header, rows  # other names, or one twice: read by position, as without a header
     order = [header.index(name) for name in wanted]
     print(f"{path}: its columns, read by the names of the training file's: {', '.join(wanted)}")
     return wanted, [[cells[i] for i in order] for cells in rows]
