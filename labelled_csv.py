@@ -8,14 +8,13 @@ missing values, a text column.
 
 import csv
 import io
-import math
 import re
 import shlex
 from pathlib import Path
 
 import numpy as np
 
-from tutorial_helpers import UserError, one_line, setting
+from tutorial_helpers import FORMULA_MARKS, UserError, is_number, one_line, setting
 
 MIN_ROWS = 10
 MIN_CLASS_ROWS = 5  # of each label: a fifth held out to test on, the rest to train on
@@ -27,7 +26,6 @@ YES_WORDS = {"yes", "y", "true", "t", "positive", "pos"}  # a label holding one 
 SEPARATORS = {",": "commas", ";": "semicolons", "\t": "tabs"}
 THOUSANDS = re.compile(r"[-+]?[1-9]\d{0,2}(\.\d{3})+(,\d+)?")  # 13.200, 1.234,5; not 0.627
 # A spreadsheet runs a cell that begins with one of these as a formula (OWASP: CSV injection).
-FORMULA_MARKS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def read_labelled_csv(path, positive=None, drop_missing=False):
@@ -200,12 +198,6 @@ def unquoted(cell):
     return cell
 
 
-def spreadsheet_text(cell):
-    """The cell as a CSV file for spreadsheets holds it: text that would run as a formula
-    (=1+1, -2+3, @SUM(1)) behind a ', which shows it as text; numbers (-2) as they are."""
-    return "'" + cell if cell.startswith(FORMULA_MARKS) and not is_number(cell) else cell
-
-
 def feature_table(path, header, rows, line_numbers, n_features, drop_missing=None, separator=","):
     """float64 features from the first n_features columns, and the indices of the rows kept.
 
@@ -305,14 +297,6 @@ def stratified_folds(labels, k):
         rows = np.flatnonzero(labels == label)
         folds[rows] = np.arange(len(rows)) % k
     return folds
-
-
-def is_number(cell):
-    """True for a finite number such as 6, 0.627 or 1e3; not for text, NaN, infinity or 1_000."""
-    try:
-        return "_" not in cell and math.isfinite(float(cell))
-    except ValueError:
-        return False
 
 
 def label_key(cell):

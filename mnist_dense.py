@@ -24,15 +24,15 @@ import shlex
 import time
 from pathlib import Path
 
-import tutorial_helpers as helpers
 from mnist_npz import load_mnist
-from tutorial_helpers import check_settings, download, learning_curves, one_line, quiet_start
-from tutorial_helpers import save_outputs, wilson_interval
+from shell import quiet_start, refuse_unread_flags, run, shared_flags
+from tutorial_helpers import check_settings, download, learning_curves, one_line, save_outputs
+from tutorial_helpers import SEEDS, whole_number, wilson_interval
 
 # Keras runs on JAX here, which trains these steps faster than TensorFlow (MNIST: 1.3 times,
 # README); KERAS_BACKEND=tensorflow runs them on TensorFlow, as the articles did.
 os.environ.setdefault("KERAS_BACKEND", "jax")
-with quiet_start():  # TensorFlow's start-up log hidden; Ctrl-C is one line from here on
+with quiet_start():  # the backend checked; in a shell, TensorFlow's log hidden, Ctrl-C one line
     import keras
     import numpy as np
 
@@ -206,7 +206,11 @@ def main(argv=None):
         parser().error("--predict reads one or more IMAGEs: --predict my_digit.png")
     if args.predict or args.draw:  # your own digits, read by the saved model: own_digits.py
         used = {"predict", "images", "model", "out", "draw", "port"}
-        helpers.refuse_unread_flags(parser(), args, used, "--predict" if args.predict else "--draw")
+        refuse_unread_flags(parser(), args, used, "--predict" if args.predict else "--draw")
+        if args.draw:  # a page to draw them on, served by draw_page.py
+            import draw_page
+
+            return draw_page.main(args)
         import own_digits
 
         return own_digits.main(args)
@@ -219,8 +223,9 @@ def main(argv=None):
 def settings(network, epochs, batch_size, seed, quick, tensorboard, out, **flags):
     """The flags' rules, in the script and in its notebook alike: each value checked, then the
     article's epochs and batch size for what is left at None (1 epoch with quick)."""
-    check_settings(EPOCHS, network, epochs, batch_size, seed, tensorboard, out)
-    return epochs or (1 if quick else EPOCHS[network]), batch_size or BATCH_SIZE[network]
+    return check_settings(
+        EPOCHS, BATCH_SIZE, 1, network, epochs, batch_size, seed, quick, tensorboard, out
+    )
 
 
 # fmt: off
@@ -232,21 +237,14 @@ def parser():
         help="first: article A (default); dropout: article E; deep: article D")
     add("--data", dest="data_file", type=Path, metavar="FILE",
         help="a local .npz with x_train, y_train, x_test, y_test, instead of downloading")
-    add("--data-dir", type=Path, metavar="DIR", default=DATA_DIR,
-        help="where the download is kept (default: data/ beside this script)")
-    add("--epochs", type=helpers.whole_number(1), metavar="N",
+    add("--epochs", type=whole_number(1), metavar="N",
         help="passes over the data (default: the article's: 5 or 10; 1 with --quick)")
-    add("--batch-size", type=helpers.whole_number(1), metavar="N",
+    add("--batch-size", type=whole_number(1), metavar="N",
         help="digits per weight update (default: the article's: 128 or 32)")
-    add("--seed", type=helpers.whole_number(0, helpers.SEEDS), metavar="N", default=7,
+    add("--seed", type=whole_number(0, SEEDS), metavar="N", default=7,
         help="seed of the weights and the shuffling (default: %(default)s)")
-    add("--out", type=Path, metavar="DIR", default=OUT,
-        help="folder for the model, pictures and metrics (default: %(default)s)")
     add("--quick", action="store_true", help="2,000 digits, 1 epoch: checks the set-up in seconds")
-    add("--early-stop", action="store_true", help=f"stop once the validation loss has not "
-        f"fallen for {PATIENCE} epochs, and keep the weights of its lowest")
-    add("--tensorboard", type=Path, metavar="DIR",
-        help="write TensorBoard logs into DIR; watch them with: tensorboard --logdir DIR")
+    shared_flags(parser, OUT, DATA_DIR, PATIENCE)  # --data-dir, --out, --early-stop, --tensorboard
     add("--predict", action="store_true",
         help="no training: the saved model reads the IMAGEs, PNG or JPEG files of your digits")
     add("images", type=Path, nargs="*", metavar="IMAGE", help="for --predict")
@@ -254,7 +252,7 @@ def parser():
         help="the model --predict and --draw use (default: model.keras in --out)")
     add("--draw", action="store_true",
         help="no training: a page to draw digits on, read by the saved model")
-    add("--port", type=helpers.whole_number(0, 65535), metavar="N", default=8000,
+    add("--port", type=whole_number(0, 65535), metavar="N", default=8000,
         help="the port --draw serves on, on 127.0.0.1 (default: %(default)s; 0: any free one)")
     return parser
 # fmt: on
@@ -315,4 +313,4 @@ def result_pictures(model, images, digits, probabilities, confusion):
 
 
 if __name__ == "__main__":
-    helpers.run(main)
+    run(main)

@@ -12,8 +12,9 @@ import json
 import shlex
 from pathlib import Path
 
-from labelled_csv import feature_table, label_key, read_cells, spreadsheet_text
+from labelled_csv import feature_table, label_key, read_cells
 from tutorial_helpers import UserError, check_writable, load_saved_model, one_line, save_outputs
+from tutorial_helpers import spreadsheet_text
 
 
 def main(args):

@@ -25,15 +25,15 @@ import shlex
 import time
 from pathlib import Path
 
-import tutorial_helpers as helpers
 from labelled_csv import read_labelled_csv, stratified_folds
-from tutorial_helpers import check_settings, download, learning_curves, quiet_start, save_outputs
-from tutorial_helpers import wilson_interval
+from shell import quiet_start, refuse_unread_flags, run, shared_flags
+from tutorial_helpers import check_settings, download, learning_curves, save_outputs
+from tutorial_helpers import SEEDS, whole_number, wilson_interval
 
 # Keras runs on JAX here, which trains these steps faster than TensorFlow (Pima: 2.7 times,
 # README); KERAS_BACKEND=tensorflow runs them on TensorFlow, as the articles did.
 os.environ.setdefault("KERAS_BACKEND", "jax")
-with quiet_start():  # TensorFlow's start-up log hidden; Ctrl-C is one line from here on
+with quiet_start():  # the backend checked; in a shell, TensorFlow's log hidden, Ctrl-C one line
     import keras
     import numpy as np
 
@@ -218,7 +218,7 @@ def print_confusion(confusion, classes, share_of_1, balance):
 def main(argv=None):
     args = parser().parse_args(argv)
     if args.predict:  # new rows, read by the saved model: new_rows.py
-        helpers.refuse_unread_flags(parser(), args, {"predict", "model", "out"}, "--predict")
+        refuse_unread_flags(parser(), args, {"predict", "model", "out"}, "--predict")
         import new_rows
 
         return new_rows.main(args)
@@ -236,8 +236,9 @@ def main(argv=None):
 def settings(network, epochs, batch_size, seed, quick, tensorboard, out, **flags):
     """The flags' rules, in the script and in its notebook alike: each value checked, then the
     article's epochs and batch size for what is left at None (2 epochs with quick)."""
-    check_settings(EPOCHS, network, epochs, batch_size, seed, tensorboard, out)
-    return epochs or (2 if quick else EPOCHS[network]), batch_size or BATCH_SIZE[network]
+    return check_settings(
+        EPOCHS, BATCH_SIZE, 2, network, epochs, batch_size, seed, quick, tensorboard, out
+    )
 
 
 # fmt: off
@@ -245,7 +246,7 @@ def parser():
     parser = argparse.ArgumentParser(description="Train a network on the Pima Indians diabetes "
         "CSV, or on a CSV of yours (numeric features, then two labels, such as 0/1 or yes/no, in "
         "the last column); or predict new rows with a trained one (--predict).")
-    add, number = parser.add_argument, helpers.whole_number
+    add, number = parser.add_argument, whole_number
     add("--network", choices=NETWORKS, default="first",
         help="first: article B's 12-8-1 (default); dropout: article C's 64-32-1 with dropout")
     add("--data", dest="data_file", type=Path, metavar="FILE",
@@ -256,21 +257,14 @@ def parser():
         "(?, NA, an empty cell...), never guessed; without it, such a file is refused")
     add("--balance", action="store_true", help="weigh the rows of each class by the inverse of "
         "its share (Keras's class_weight), for a table where one class is rare")
-    add("--data-dir", type=Path, metavar="DIR", default=DATA_DIR,
-        help="where the download is kept (default: data/ beside this script)")
     add("--epochs", type=number(1), metavar="N",
         help="passes over the training rows (default: the article's, 150; 2 with --quick)")
     add("--batch-size", type=number(1), metavar="N",
         help="rows per weight update (default: the article's, 10)")
-    add("--seed", type=number(0, helpers.SEEDS), metavar="N", default=7,
+    add("--seed", type=number(0, SEEDS), metavar="N", default=7,
         help="seed of the split, the weights and the shuffling (default: %(default)s)")
-    add("--out", type=Path, metavar="DIR", default=OUT,
-        help="folder for the model, pictures and metrics (default: %(default)s)")
     add("--quick", action="store_true", help="train for 2 epochs: checks the set-up in seconds")
-    add("--early-stop", action="store_true", help=f"stop once the validation loss has not "
-        f"fallen for {PATIENCE} epochs, and keep the weights of its lowest")
-    add("--tensorboard", type=Path, metavar="DIR",
-        help="write TensorBoard logs into DIR; watch them with: tensorboard --logdir DIR")
+    shared_flags(parser, OUT, DATA_DIR, PATIENCE)  # --data-dir, --out, --early-stop, --tensorboard
     add("--predict", type=Path, metavar="ROWS.csv", help="no training: predict these rows with "
         "the saved model; each holds the features in the training order, maybe then the label")
     add("--model", type=Path, metavar="FILE",
@@ -282,4 +276,4 @@ def parser():
 
 
 if __name__ == "__main__":
-    helpers.run(main)
+    run(main)

@@ -1,24 +1,21 @@
-"""What mnist_dense.py and pima_binary.py need around their steps; copy it with a script. Keras
-without TensorFlow's log (quiet_start), a mistake in one line (run, UserError), a download checked
-by its SHA-256, outputs saved all or none. Importing it changes nothing: its functions act.
+"""What the lessons' steps call, in a script and in a notebook alike: Keras loaded with its
+backend checked, a download checked by its SHA-256, the settings' rules, outputs saved all or
+none, learning curves, an accuracy's interval; a mistake as one line (UserError). Importing it
+changes nothing: its functions act. What a script needs in a shell is in shell.py.
 """
 
 import argparse
-import atexit
 import contextlib
-import gc
 import hashlib
 import http.client
 import importlib
 import importlib.util
 import json
 import logging
+import math
 import os
-import re
-import signal
 import sys
 import tempfile
-import types
 import urllib.request
 import warnings
 from pathlib import Path
@@ -27,16 +24,14 @@ SEEDS = 2**32 - 1  # the largest seed: NumPy's generators take 0 to 2**32 - 1
 READ_TIMEOUT_SECONDS = 30  # a server silent for this long has stopped
 BACKENDS = ["jax", "tensorflow", "torch"]  # the Keras backends that train
 PACKAGES = {"jax": '"jax[cpu]"'}  # what pip installs for a backend, where not its name
-STOPS = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "stopped (SIGTERM)"}
-STOPS[signal.SIGHUP] = "stopped (SIGHUP: the terminal closed)"
 # What the scripts' runs leave in --out: a training run replaces them all (save_outputs).
 RUN_FILES = {"model.keras", "metrics.json", "history.png", "samples.png", "predictions.png",
              "mistakes.png", "confusion.png", "network.png", "folds.png", "own_predictions.csv",
              "own_predictions.png"}  # fmt: skip
-ONLY_FOR_FLAGS = {"own_digits": "--predict and --draw", "new_rows": "--predict", "folds": "--folds"}
-_unfinished_files = set()  # temporary outputs and downloads under way: deleted on a stop
-_stderr = 2  # where a stop's one line goes, even while TensorFlow's log goes to /dev/null
-_flags = False  # True while run() runs a script: messages name its flags, not a notebook's names
+FORMULA_MARKS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs a cell so begun
+unfinished_files = set()  # temporary outputs and downloads under way: a stop deletes them
+_renames = []  # save_outputs' last stage, [(temporary file, name, or None: remove name)]
+script_flags = False  # True while shell.run runs a script: messages name its flags
 
 
 class UserError(Exception):
@@ -48,7 +43,7 @@ class UserError(Exception):
 
 def setting(name):  # how a message names a setting: --data in a script, data_file in a notebook
     flags = {"data_file": "--data", "photos": "--predict", "new_rows_file": "--predict"}
-    return (flags.get(name) or "--" + name.replace("_", "-")) if _flags else name
+    return (flags.get(name) or "--" + name.replace("_", "-")) if script_flags else name
 
 
 def one_line(text, limit=300):  # text fit for a one-line message: newlines folded, long text cut
@@ -58,50 +53,11 @@ def one_line(text, limit=300):  # text fit for a one-line message: newlines fold
 
 @contextlib.contextmanager
 def quiet_start():
-    """Around the import of Keras: TensorFlow's log hidden, the backend checked, Ctrl-C one line;
-    for --help, no Keras at all."""
-    global _stderr
-    for name in ["stdout", "stderr"]:  # closed at the start (>&-): /dev/null takes its number
-        setattr(sys, name, getattr(sys, name) or open(os.devnull, "w"))
-    if _asks_for_help(sys._getframe(2)):  # python script.py --help: the flags, at once
-        sys.modules.setdefault("keras", types.ModuleType("keras"))  # not loaded: never used
-        yield
-        return
-    installed = [name for name in BACKENDS if importlib.util.find_spec(name)]
-    if (chosen := os.environ.get("KERAS_BACKEND") or "tensorflow") not in installed:
-        fix = "use jax, tensorflow or torch"
-        if chosen in BACKENDS:  # or the first one installed
-            fix = f"pip install {PACKAGES.get(chosen, chosen)}"
-            fix += "".join(f", or run on {name}: KERAS_BACKEND={name}" for name in installed[:1])
-        message = f"Keras backend {chosen!r} cannot train these networks here; {fix}"
-        if _ipython():  # where run() is not there yet to catch a UserError
-            raise UserError(message)
-        sys.exit(f"error: {message}")
-    handlers = {signum: signal.getsignal(signum) for signum in STOPS}
-    _stop_on_signals()
-    # TensorFlow's C++ code logs as it loads: to /dev/null, unless TF_CPP_MIN_LOG_LEVEL is 0 or
-    # 1. On JAX too, where it is installed: keras.utils.set_random_seed loads it, and after JAX
-    # it logs whatever the level (benchmarks/README.md measures what loading it costs).
-    tensorflow = importlib.util.find_spec("tensorflow") is not None
-    if tensorflow and os.environ.get("TF_CPP_MIN_LOG_LEVEL", "") in ["", "2", "3"]:
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # 2 lets through errors that are none here
-        sys.stderr.flush()
-        _stderr, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.close(devnull)
-    try:
-        if tensorflow:
-            importlib.import_module("tensorflow")
-    finally:
-        if _stderr != 2:
-            os.dup2(_stderr, 2)
-            os.close(_stderr)
-            _stderr = 2
-    try:
-        yield
-    finally:
-        for signum, handler in handlers.items():  # a program importing a script keeps its own
-            signal.signal(signum, handler)
+    """Around the import of Keras: the backend checked first; then, on TensorFlow, op determinism
+    on (same seed, same numbers) and its retracing warnings off. shell.py adds what a script in a
+    shell needs."""
+    check_backend()
+    yield
     logging.getLogger("matplotlib").setLevel(logging.ERROR)  # a font cache it cannot write
     if sys.modules["keras"].backend.backend() == "tensorflow":
         import tensorflow as tf
@@ -110,34 +66,15 @@ def quiet_start():
         logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing, from a fifth run on
 
 
-def run(main, *args):
-    """main(*args) as a script: a UserError or a stop signal ends in one line and an exit code."""
-    global _flags
-    ipython = _ipython()
-    if not ipython:
-        _stop_on_signals()
-        atexit.register(gc.freeze)  # no last garbage collection of all Keras made: a second
-    plain = not ipython and not _is_terminal(sys.stdout)  # a log: one line an epoch
-    stdout, sys.stdout, _flags = sys.stdout, _Stdout(sys.stdout, plain), True
-    try:
-        main(*args)
-    except SystemExit:  # argparse's, after its usage and error line (or --help)
-        if not ipython:
-            raise
-    except (UserError, KeyboardInterrupt, ModuleNotFoundError) as error:  # Ctrl-C: in IPython
-        if isinstance(error, ModuleNotFoundError):  # a copy of the script, without that file
-            if error.name not in ONLY_FOR_FLAGS:
-                raise
-            error = UserError(
-                f"{error.name}.py is not beside the script (it runs {ONLY_FOR_FLAGS[error.name]})"
-            )
-        line = f"error: {error}" if isinstance(error, UserError) else "interrupted (Ctrl-C)"
-        if not ipython:
-            sys.exit(line)
-        print(line, file=sys.stderr)  # not SystemExit, whose traceback IPython would show
-    finally:
-        sys.stdout.end()  # through _Stdout: a closed pipe raises nothing
-        sys.stdout, _flags = stdout, False
+def check_backend():
+    """A UserError, naming the fix, if the backend KERAS_BACKEND names is not installed."""
+    installed = [name for name in BACKENDS if importlib.util.find_spec(name)]
+    if (chosen := os.environ.get("KERAS_BACKEND") or "tensorflow") not in installed:
+        fix = "use jax, tensorflow or torch"
+        if chosen in BACKENDS:  # or the first one installed
+            fix = f"pip install {PACKAGES.get(chosen, chosen)}"
+            fix += "".join(f", or run on {name}: KERAS_BACKEND={name}" for name in installed[:1])
+        raise UserError(f"Keras backend {chosen!r} cannot train these networks here; {fix}")
 
 
 def whole_number(low, high=None):
@@ -152,16 +89,6 @@ def whole_number(low, high=None):
     return parse
 
 
-def refuse_unread_flags(parser, args, read, kind):
-    """Exit 2 (argparse's error) naming each flag given that a run of this kind would not read."""
-    given = [action.option_strings[0] for action in parser._actions
-             if action.option_strings and action.dest not in read | {"help"}
-             and getattr(args, action.dest) != action.default]  # fmt: skip
-    if given:
-        parser.error(f"{kind} trains nothing, so it reads no {', '.join(given)}; leave "
-                     f"{'it' if len(given) == 1 else 'them'} out")  # fmt: skip
-
-
 def check_number(name, value, low, high=None):
     """value as whole_number checks a flag; else a UserError naming the setting (a notebook's)."""
     try:
@@ -170,11 +97,13 @@ def check_number(name, value, low, high=None):
         raise UserError(f"{setting(name)}: {error}") from None
 
 
-def check_settings(networks, network, epochs, batch_size, seed, tensorboard, out):
-    """What a training's settings must be, in a script and in a notebook alike; said before
-    anything trains, in one line naming the setting. networks: the names of the networks."""
-    if network not in networks:
-        raise UserError(f"{setting('network')}: {network!r} is not one of {', '.join(networks)}")
+def check_settings(epochs_of, batch_size_of, quick_epochs, network, epochs, batch_size, seed,
+                   quick, tensorboard, out):  # fmt: skip
+    """What a training's settings must be, in a script and in a notebook alike, said before
+    anything trains, in one line naming the setting. Returns the epochs and batch size: those
+    chosen, else the article's for the network (epochs_of, batch_size_of), or quick_epochs."""
+    if network not in epochs_of:
+        raise UserError(f"{setting('network')}: {network!r} is not one of {', '.join(epochs_of)}")
     for name, value, low, high in [
         ("epochs", epochs, 1, None),
         ("batch_size", batch_size, 1, None),
@@ -188,6 +117,9 @@ def check_settings(networks, network, epochs, batch_size, seed, tensorboard, out
                         "tensorboard")  # fmt: skip
     if tensorboard:
         check_writable(tensorboard, "tensorboard")
+    return epochs or (quick_epochs if quick else epochs_of[network]), batch_size or batch_size_of[
+        network
+    ]
 
 
 def check_writable(folder, name="out"):
@@ -212,7 +144,7 @@ def download(url, sha256, data_dir):
     part = _existing(path.parent) / f".{path.name}-{os.getpid()}.part"  # no folder made till done
     print(f"Downloading {url}", flush=True)
     try:
-        _unfinished_files.add(part)
+        unfinished_files.add(part)
         with urllib.request.urlopen(url, timeout=READ_TIMEOUT_SECONDS) as response:
             part.write_bytes(response.read())  # 11 MB at most
         if (actual := hashlib.sha256(part.read_bytes()).hexdigest()) != sha256:
@@ -224,7 +156,7 @@ def download(url, sha256, data_dir):
                         f"nothing was kept; to work offline, put {path.name} there or name a "
                         f"copy with {data_file}")  # fmt: skip
     finally:
-        _unfinished_files.discard(part)
+        unfinished_files.discard(part)
         with contextlib.suppress(OSError):
             os.remove(part)
     return path
@@ -241,7 +173,7 @@ def save_outputs(folder, files):
             if (folder / name).is_dir():  # found before a file is renamed: all or none
                 raise IsADirectoryError(f"a folder named {name} is in the way")
             path = temporary[name] = str(home / f".{os.getpid()}-{name}")  # ends as name does
-            _unfinished_files.add(path)
+            unfinished_files.add(path)
             if isinstance(content, str) and name.endswith(".json"):  # strict JSON: NaN is null
                 content = json.dumps(json.loads(content, parse_constant=lambda _: None), indent=2)
             if isinstance(content, str):
@@ -253,29 +185,52 @@ def save_outputs(folder, files):
                     warnings.filterwarnings("ignore", "__array__ implementation")
                     content(path)
         folder.mkdir(parents=True, exist_ok=True)
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, set(STOPS))  # Linux, macOS: WSL on Windows
-        try:  # a stop signal waits till all are renamed
-            for name in files:
-                os.replace(temporary[name], folder / name)
-            for name in RUN_FILES - set(files) if "metrics.json" in files else []:
-                with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-                    os.remove(folder / name)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        _renames[:] = [(temporary[name], folder / name) for name in files]
+        if "metrics.json" in files:  # a run's outputs: none of an earlier run's left beside them
+            _renames.extend((None, folder / name) for name in sorted(RUN_FILES - set(files)))
+        try:
+            finish_saving()
+        except KeyboardInterrupt:  # in IPython; in a script, shell.py's stop finishes them
+            finish_saving()
+            raise
     except OSError as error:
         raise UserError(f"could not write to {folder} ({one_line(error, 160)}); nothing of "
                         f"this run was saved; free some space, or choose another "
                         f"{setting('out')}")  # fmt: skip
     finally:
         for path in temporary.values():
-            _unfinished_files.discard(path)
+            unfinished_files.discard(path)
             with contextlib.suppress(OSError):
                 os.remove(path)
     print(f"\nSaved in {folder.absolute()}: {', '.join(files)}")
-    if type(_ipython()).__name__ == "ZMQInteractiveShell":  # Jupyter, Colab: show the pictures
+    if type(ipython()).__name__ == "ZMQInteractiveShell":  # Jupyter, Colab: show the pictures
         from IPython.display import Image, display
 
         display(*[Image(filename=str(folder / name)) for name in files if name.endswith(".png")])
+
+
+def finish_saving():
+    """The renames save_outputs has still to do, done. A script's stop (shell.py) calls it too,
+    so that a stop while a save renames its files leaves all of them, never a mix."""
+    while _renames:
+        temporary, path = _renames[0]
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):  # done before a stop
+            os.replace(temporary, path) if temporary else os.remove(path)
+        _renames.pop(0)
+
+
+def spreadsheet_text(cell):
+    """The cell as a CSV file for spreadsheets holds it: text that would run as a formula
+    (=1+1, -2+3, @SUM(1)) behind a ', which shows it as text; numbers (-2) as they are."""
+    return "'" + cell if cell.startswith(FORMULA_MARKS) and not is_number(cell) else cell
+
+
+def is_number(cell):
+    """True for a finite number such as 6, 0.627 or 1e3; not for text, NaN, infinity or 1_000."""
+    try:
+        return "_" not in cell and math.isfinite(float(cell))
+    except ValueError:
+        return False
 
 
 def load_saved_model(path, how_to_train):
@@ -311,84 +266,11 @@ def wilson_interval(share, n, z=1.96):
     return max(0.0, min(share, centre - half)), min(1.0, max(share, centre + half))  # rounding
 
 
-## Plumbing: stdout, stop signals ##########################################################
-
-
-def _ipython():  # the running IPython or Jupyter shell, or None
+def ipython():
+    """The running IPython or Jupyter shell, or None."""
     return sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
-
-
-def _asks_for_help(frame):  # python script.py ... --help ..., frame the script's; not in IPython
-    argv = sys.argv[1 : sys.argv.index("--") if "--" in sys.argv else None]
-    run = frame.f_globals.get("__name__") == "__main__" and not _ipython()
-    return run and bool({"-h", "--help"} & set(argv))
-
-
-def _is_terminal(stream):
-    with contextlib.suppress(AttributeError, ValueError, OSError):
-        return stream.isatty()
-    return False
 
 
 def _existing(folder):  # folder, or its nearest parent that exists: written before made
     folder = Path(folder).absolute()
     return next(path for path in [folder, *folder.parents] if path.exists())
-
-
-class _Stdout:
-    """stdout that stops printing, not the run, at a closed pipe (| head) or a full disk. Where
-    it is no terminal (a log file, a pipe), whole lines as a terminal would have shown them at
-    their end: Keras's live progress bar becomes one plain line an epoch ("Epoch 2/5 - 422/422
-    ..."), without the backspaces, carriage returns and colours with which it redraws itself."""
-
-    def __init__(self, stream, plain):
-        self.stream, self.unfinished, self.epoch = stream, "" if plain else None, ""
-
-    def write(self, text):
-        written = len(text)
-        if self.unfinished is not None:
-            *lines, self.unfinished = (self.unfinished + text).split("\n")
-            text = ""
-            for line in map(_as_shown, lines):
-                if re.fullmatch(r"Epoch \d+/\d+", line):  # Keras's heading, then the epoch's bar
-                    self.epoch = f"{line} - "
-                else:
-                    text, self.epoch = f"{text}{self.epoch}{line}\n", ""
-        with contextlib.suppress(OSError):  # BrokenPipeError (| head), ENOSPC (> /dev/full)
-            encoding = self.stream.encoding or "utf-8"
-            self.stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
-        return written
-
-    def end(self):  # the last line, if it has no newline
-        if self.unfinished:
-            line, self.unfinished = self.epoch + _as_shown(self.unfinished), None  # written as is
-            self.write(line)
-        self.flush()
-
-    def flush(self):
-        with contextlib.suppress(OSError):
-            self.stream.flush()
-
-    def __getattr__(self, name):
-        return getattr(self.stream, name)
-
-
-def _as_shown(line):
-    """A line as a terminal shows it: what follows its last carriage return, no colour codes."""
-    return re.sub(r"\x1b\[[0-9;]*m", "", line.rsplit("\r", 1)[-1]).replace("\b", "").rstrip()
-
-
-def _stop_on_signals():
-    """Ctrl-C, SIGTERM, SIGHUP: one line, unfinished files deleted; not where ignored (nohup)."""
-
-    def stop(signum, frame):  # a KeyboardInterrupt out of a TensorFlow step can crash Python
-        for path in list(_unfinished_files):
-            with contextlib.suppress(OSError):
-                os.remove(path)
-        line = f"{STOPS[signum]}: stopped before the end; no output file was left half-written"
-        os.write(_stderr, f"{line}\n".encode())
-        os._exit(128 + signum)  # the shell's code for a program stopped by that signal
-
-    for signum in [] if _ipython() else STOPS:  # IPython's own Ctrl-C handler stops a cell
-        if signal.getsignal(signum) in (signal.default_int_handler, signal.SIG_DFL):
-            signal.signal(signum, stop)

@@ -50,6 +50,12 @@ else:
 }  # fmt: skip
 
 
+# A notebook runs in IPython, where the shell's plumbing (signals, exit codes, file descriptors)
+# has nothing to do: what a script takes from shell.py, its notebook takes from
+# tutorial_helpers.py, under the same name (quiet_start, without the shell's part).
+NOTEBOOK_ROOMS = {"shell": "tutorial_helpers"}
+
+
 class Module:
     """A project file: its top-level statements by the names they bind, and its imports."""
 
@@ -89,7 +95,7 @@ class Module:
 
 
 def bound_names(node):
-    """The top-level names a statement defines or changes: STOPS[x] = ... changes STOPS."""
+    """The top-level names a statement defines or changes: A[x] = ... changes A."""
     if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
         return [node.name]
     targets = [t.value if isinstance(t, ast.Subscript) else t for t in getattr(node, "targets", [])]
@@ -110,7 +116,10 @@ class Notebook:
         home = self.modules.setdefault(module, Module(module))
         for name in sorted(used_names(code)):
             if name in home.project:
-                self.need(name, home.project[name])
+                room = NOTEBOOK_ROOMS.get(home.project[name], home.project[name])
+                if name not in self.modules.setdefault(room, Module(room)).statements:
+                    sys.exit(f"{room}.py defines no {name}, which a notebook of {home.name} uses")
+                self.need(name, room)
             self.imports |= {home.imports[name]} if name in home.imports else set()
             for node in home.statements.get(name, []):
                 if node not in self.needed and not isinstance(node, (ast.Import, ast.ImportFrom)):

@@ -96,9 +96,9 @@ def run_python(command, env=None, timeout=600, **popen):
 
 def load_keras():
     """Keras in the test's own process, loaded as the scripts load it (quiet, deterministic)."""
-    import tutorial_helpers
+    import shell
 
-    with tutorial_helpers.quiet_start():
+    with shell.quiet_start():
         import keras
     return keras
 

@@ -6,7 +6,7 @@
     python tests/harness.py --runs FOLDER --
 
 The tests use it to point the scripts' downloads at a server on 127.0.0.1 that they start,
-and to shorten the download time-outs. The run goes through tutorial_helpers.run, as a
+and to shorten the download time-outs. The run goes through shell.run, as a
 script's own does: one line for a UserError, the same exit codes. --report-backend: once
 main() has returned, a last line on stdout names the backend the script's Keras ran on, whether
 TensorFlow was imported, and whether its op determinism is on (quiet_start turns it on):
@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import shell  # noqa: E402
 import tutorial_helpers as helpers  # noqa: E402
 from warm import exit_code  # noqa: E402
 
@@ -42,7 +43,7 @@ def run_in_turn(folder):
             os.dup2(err.fileno(), 2)
             err.close()
             try:
-                code = exit_code(lambda: helpers.run(script.main, flags))
+                code = exit_code(lambda: shell.run(script.main, flags))
             finally:
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -65,7 +66,7 @@ command = sys.argv[separator + 1 :]
 if runs:
     run_in_turn(runs)
 elif command[0] == "download":
-    helpers.run(lambda: print("downloaded", helpers.download(*command[1:])))
+    shell.run(lambda: print("downloaded", helpers.download(*command[1:])))
 else:
     script = importlib.import_module(Path(command[0]).stem)
 
@@ -84,4 +85,4 @@ else:
                 f"tensorflow loaded: {'yes' if tf else 'no'}; op determinism: {determinism}"
             )
 
-    helpers.run(main)
+    shell.run(main)

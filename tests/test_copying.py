@@ -14,12 +14,12 @@ pytestmark = pytest.mark.warm
 
 COPIES = {
     "mnist_dense.py": {
-        "beside": ["tutorial_helpers.py", "mnist_npz.py"],
+        "beside": ["tutorial_helpers.py", "shell.py", "mnist_npz.py"],
         "data": "mnist-real-10k.npz",
-        "missing": {"--predict x.png": "own_digits.py", "--draw": "own_digits.py"},
+        "missing": {"--predict x.png": "own_digits.py", "--draw": "draw_page.py"},
     },
     "pima_binary.py": {
-        "beside": ["tutorial_helpers.py", "labelled_csv.py"],
+        "beside": ["tutorial_helpers.py", "shell.py", "labelled_csv.py"],
         "data": "pima-indians-diabetes.data.csv",
         "missing": {"--predict rows.csv": "new_rows.py", "--folds 3": "folds.py"},
     },

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import draw_page
 import own_digits
 from conftest import (
     ROOT,
@@ -356,7 +357,7 @@ def peak_memory_mb(process):
 def test_three_pngs_of_177_megapixels_at_once_are_refused_without_being_decoded(server_process):
     process, url = server_process
     bomb = huge_png(13300, 13300)  # 177 megapixels: 708 MB decoded, 0.7 MB sent
-    assert len(bomb) < own_digits.MAX_DRAWING_BYTES
+    assert len(bomb) < draw_page.MAX_DRAWING_BYTES
     before = peak_memory_mb(process)
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         answers = list(pool.map(lambda _: ask(url, "POST", "/predict", bomb), range(3)))

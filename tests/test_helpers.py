@@ -352,6 +352,7 @@ def stopping_program(out, stop_during):
     return f"""
 import os, signal, sys
 sys.path.insert(0, {str(ROOT)!r})
+import shell
 import tutorial_helpers as helpers
 
 def ctrl_c(*args):
@@ -370,7 +371,7 @@ def main():
         os.replace = lambda *args: (real_replace(*args), ctrl_c())
     helpers.save_outputs({str(out)!r}, {{"a.txt": b"new", "b.txt": b, "c.txt": b"new"}})
 
-helpers.run(main)
+shell.run(main)
 """
 
 

@@ -9,9 +9,9 @@ from conftest import ROOT, run_program, script_env
 EPOCH_ORDERS = """
 import json, sys
 sys.path.insert(0, sys.argv[2])
-import tutorial_helpers
+import shell
 
-with tutorial_helpers.quiet_start():  # as the scripts load Keras: op determinism on
+with shell.quiet_start():  # as the scripts load Keras: op determinism on
     import keras
     import numpy as np
 import tensorflow as tf

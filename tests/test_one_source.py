@@ -1,7 +1,7 @@
 """The lesson's shape (issue 42): the steps are plain Keras as the articles write them, each
 notebook's step cells are its script's steps as written, no file imports another in a circle,
-and every package the code imports is one requirements.txt names. Read from the files
-themselves: nothing here runs a script."""
+every package the code imports is one requirements.txt names, and no notebook holds the shell's
+plumbing. Read from the files themselves: nothing here runs a script."""
 
 import ast
 import importlib.metadata
@@ -121,6 +121,32 @@ def imports_of(path):
         elif isinstance(node, ast.ImportFrom) and node.module:
             found.add(node.module.split(".")[0])
     return found & set(PROJECT)
+
+
+# What a script needs in a shell and a notebook does not (issue 50): stop signals, file
+# descriptors moved about, exit hooks, an exit that skips Python's own.
+PLUMBING = {"signal", "atexit", "os.dup", "os.dup2", "os._exit"}
+
+
+def plumbing_in(code):
+    """The names of PLUMBING that code imports, calls or reads."""
+    found = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found |= {alias.name for alias in node.names} | {getattr(node, "module", None)}
+        elif isinstance(node, (ast.Name, ast.Attribute)):
+            found.add(ast.unparse(node))
+    return sorted(found & PLUMBING)
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_no_notebook_cell_holds_the_shells_plumbing(name):
+    """The collapsed cell holds what the steps call (tutorial_helpers.py), never shell.py."""
+    cells = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())["cells"]
+    code = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
+    assert any("def save_outputs(" in cell for cell in code)  # the helpers are read, not absent
+    assert [plumbing_in(cell) for cell in code if plumbing_in(cell)] == []
+    assert plumbing_in((ROOT / "shell.py").read_text())  # what it looks for is there to find
 
 
 def test_no_file_of_the_project_imports_another_in_a_circle():

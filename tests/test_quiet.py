@@ -60,8 +60,10 @@ def parser_and_lesson(script):
     parameter names."""
     tree = ast.parse((ROOT / script).read_text())
     functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    shell = ast.parse((ROOT / "shell.py").read_text())  # the flags both scripts share
+    shared = next(node for node in shell.body if getattr(node, "name", "") == "shared_flags")
     options = {}
-    for call in ast.walk(functions["parser"]):
+    for call in [*ast.walk(functions["parser"]), *ast.walk(shared)]:
         if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "add":
             option = call.args[0].value
             dest = {keyword.arg: keyword.value for keyword in call.keywords}.get("dest")
@@ -71,7 +73,7 @@ def parser_and_lesson(script):
 
 # The modules that read the script's parsed flags, args, besides the script itself.
 READERS_OF_ARGS = {
-    "mnist_dense.py": ["own_digits.py"],
+    "mnist_dense.py": ["own_digits.py", "draw_page.py"],
     "pima_binary.py": ["new_rows.py", "folds.py"],
 }
 
@@ -306,9 +308,9 @@ def test_op_determinism_is_on_in_ones_own_program_that_loads_keras_as_the_script
     program = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
-import tutorial_helpers
+import shell
 
-with tutorial_helpers.quiet_start():
+with shell.quiet_start():
     import keras
 from tensorflow.python.framework.config import is_op_determinism_enabled  # no public one
 

@@ -267,8 +267,8 @@ def test_a_terminal_keeps_the_live_progress_bar(tmp_path):
 
 def test_a_log_keeps_a_last_line_that_has_no_newline(tmp_path):
     program = (
-        f"import sys; sys.path.insert(0, {str(ROOT)!r}); import tutorial_helpers as helpers\n"
-        "helpers.run(lambda: print('first line\\nthe last, unfinished', end=''))\n"
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); import shell\n"
+        "shell.run(lambda: print('first line\\nthe last, unfinished', end=''))\n"
     )
     with open(tmp_path / "log.txt", "wb") as log:
         subprocess.run([sys.executable, "-c", program], stdout=log, env=script_env(), check=True)

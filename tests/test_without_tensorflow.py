@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-import tutorial_helpers as helpers
+import shell
 from conftest import ROOT, assert_one_line_error, script_env
 from makers import draw_digit, own_data, write_image, write_own_csv, write_own_npz
 from test_draw import DRAWN_SEVEN, ask, assert_reads_a_digit, printed_url
@@ -218,12 +218,12 @@ def test_a_backend_that_cannot_train_is_one_line_saying_what_to_install(
         "find_spec",
         lambda name, *args: find_spec(name, *args) if name in installed else None,
     )
-    handlers = [signal.getsignal(signum) for signum in helpers.STOPS]
+    handlers = [signal.getsignal(signum) for signum in shell.STOPS]
     with pytest.raises(SystemExit) as stop:
-        with helpers.quiet_start():
+        with shell.quiet_start():
             pytest.fail("quiet_start() went on to import Keras")
     assert stop.value.code == f"error: {advice}"  # Python prints it, exits 1
-    assert [signal.getsignal(signum) for signum in helpers.STOPS] == handlers
+    assert [signal.getsignal(signum) for signum in shell.STOPS] == handlers
 
 
 def test_requirements_resolve_on_each_python(tmp_path, python_without_tensorflow, start_process):
