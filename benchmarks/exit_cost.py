@@ -1,9 +1,9 @@
-"""What Python's exit costs a run, and what tutorial_helpers' gc.freeze at exit saves of it.
+"""What Python's exit costs a run, and what shell.py's gc.freeze at exit saves of it.
 
 Runs pima_binary.py with its defaults on the real Pima CSV (or mnist_dense.py on the full
 MNIST), each run a fresh Python, alternating two ways:
 
-- as it is: tutorial_helpers registers gc.freeze with atexit, so Python's last garbage
+- as it is: shell.run registers gc.freeze with atexit, so Python's last garbage
   collections skip the objects TensorFlow and Keras made;
 - unfrozen: the same run with that one atexit handler unregistered before the script starts.
 
@@ -35,9 +35,9 @@ LAUNCHER = """
 import os, runpy, sys, time, types
 script, way, *flags = sys.argv[1:]
 sys.argv, sys.path[0] = [script, *flags], os.path.dirname(script)
-import tutorial_helpers
+import shell
 if way == "unfrozen":  # run() registers a gc.freeze that does nothing
-    tutorial_helpers.gc = types.SimpleNamespace(freeze=lambda: None)
+    shell.gc = types.SimpleNamespace(freeze=lambda: None)
 runpy.run_path(script, run_name="__main__")
 print(time.time())  # the script's end; what follows is Python's exit
 """

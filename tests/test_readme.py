@@ -96,3 +96,24 @@ def test_requirements_lowest_pins_each_lower_bound_and_its_command_runs_real_tes
     assert "-c requirements-lowest.txt" in command.group(1)
     test_files = re.findall(r"tests/\S+\.py", command.group(1))
     assert test_files and all((ROOT / path).is_file() for path in test_files)
+
+
+DOCS = ["README.md", "CONTRIBUTING.md", "benchmarks/README.md"]
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_every_file_a_doc_names_exists(doc):
+    """Issue 50: a doc that names a deleted file misleads. Each file it quotes (`name.py`,
+    `.md`, `.html`, `.txt`, `.ipynb`, `.toml`) or links to is in the project, from the doc's
+    folder, from the project's top, or by its name alone (`warm.py`)."""
+    text = (ROOT / doc).read_text()
+    named = set(re.findall(r"`([\w./-]+\.(?:py|md|html|txt|ipynb|toml))`", text))
+    named |= set(re.findall(r"\]\(((?!https?:)[\w./-]+)\)", text))  # links to files
+    named = {name for name in named if not name.startswith("keras/")}  # Keras's own source
+    assert len(named) >= 3, named  # the doc is read, not empty
+    here = (ROOT / doc).parent
+    files = {path.relative_to(ROOT) for path in ROOT.rglob("*")
+             if not {".git", ".venv", "__pycache__", "data", "outputs"} & set(path.parts)}  # fmt: skip
+    missing = [name for name in named if not (here / name).exists() and not (ROOT / name).exists()
+               and not any(path.name == name for path in files)]  # fmt: skip
+    assert missing == []
