@@ -32,8 +32,9 @@ STOPS[signal.SIGHUP] = "stopped (SIGHUP: the terminal closed)"
 # What the scripts' runs leave in --out: a training run replaces them all (save_outputs).
 RUN_FILES = {"model.keras", "metrics.json", "history.png", "samples.png", "predictions.png",
              "mistakes.png", "confusion.png", "network.png", "folds.png", "own_predictions.csv",
-             "own_predictions.png"}  # fmt: skip
+             "own_predictions.png", "compare.json", "compare.png"}  # fmt: skip
 ONLY_FOR_FLAGS = {"own_digits": "--predict and --draw", "new_rows": "--predict", "folds": "--folds"}
+ONLY_FOR_FLAGS["compare"] = "--compare"
 _unfinished_files = set()  # temporary outputs and downloads under way: deleted on a stop
 _stderr = 2  # where a stop's one line goes, even while TensorFlow's log goes to /dev/null
 _flags = False  # True while run() runs a script: messages name its flags, not a notebook's names
@@ -232,9 +233,9 @@ def download(url, sha256, data_dir):
 
 def save_outputs(folder, files):
     """Write {name: text, bytes or a writer such as model.save} into folder, all or none. A
-    folder holds one run: a run that saves metrics.json (a training, the folds) removes what an
-    earlier one left there that it does not write again, such as a model beside the folds'
-    figures; the user's other files stay."""
+    folder holds one run: a run that saves metrics.json or compare.json (a training, the folds,
+    --compare) removes what an earlier one left there that it does not write again, such as a
+    model beside the folds' figures; the user's other files stay."""
     folder, temporary, home = Path(folder), {}, _existing(folder)  # no folder made till the end
     try:
         for name, content in files.items():
@@ -257,7 +258,8 @@ def save_outputs(folder, files):
         try:  # a stop signal waits till all are renamed
             for name in files:
                 os.replace(temporary[name], folder / name)
-            for name in RUN_FILES - set(files) if "metrics.json" in files else []:
+            one_run = {"metrics.json", "compare.json"} & set(files)  # not --predict's files
+            for name in RUN_FILES - set(files) if one_run else []:
                 with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                     os.remove(folder / name)
         finally:
