@@ -22,38 +22,9 @@ def main(args, build, path, patience):
     features, labels, classes, rows = read_labelled_rows(path, args.positive, args.drop_missing)
     if args.tensorboard:
         raise UserError("--tensorboard is for a single run; leave it out with --folds")
-    if args.folds > (rarer := np.bincount(labels.astype(int)).min()):
-        raise UserError(
-            f"--folds {args.folds}: {path} has {rarer} rows of one class, and each "
-            f"fold needs one; choose at most {rarer} folds"
-        )
-    # The lesson's random order of the rows, dealt into folds as it deals its held-out fifth.
-    order = np.random.default_rng(args.seed).permutation(len(labels))
-    fold_of = np.empty(len(labels), dtype=int)
-    fold_of[order] = stratified_folds(labels[order], args.folds)
-    sizes = np.bincount(fold_of, minlength=args.folds)
-    print(
-        f"Loaded {path}: {len(labels)} rows in {args.folds} folds of {sizes.min()}"
-        + f" to {sizes.max()}" * bool(sizes.min() != sizes.max())
-        + " rows, each trained on the others"
-    )
     folds = []
-    for fold in range(args.folds):
-        train, test = order[fold_of[order] != fold], np.flatnonzero(fold_of == fold)
-        keras.utils.set_random_seed(args.seed)
-        model = build(features[train])
-        stop = keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)
-        weights = {c: 0.5 / np.mean(labels[train] == c) for c in (0, 1)}
-        model.fit(
-            features[train],
-            labels[train],
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            validation_split=0.2,
-            callbacks=[stop] * args.early_stop,
-            class_weight=weights if args.balance else None,
-            verbose=0,
-        )
+    for fold, (train, test) in enumerate(dealt_folds(path, labels, args.folds, args.seed)):
+        model = trained(build, features[train], labels[train], args, patience)
         accuracy = model.evaluate(features[test], labels[test], verbose=0)[1]
         low, high = wilson_interval(accuracy, len(test))
         print(
@@ -90,6 +61,47 @@ def main(args, build, path, patience):
             "folds.png": folds_figure(accuracies, folds, mean).savefig,
         },
     )
+
+
+def dealt_folds(path, labels, k, seed):
+    """The rows of the table at path dealt into k folds, as the lesson deals its held-out fifth
+    (--compare deals them so too): (training rows, held-out rows) for each fold."""
+    if k > (rarer := np.bincount(labels.astype(int)).min()):
+        raise UserError(
+            f"--folds {k}: {path} has {rarer} rows of one class, and each "
+            f"fold needs one; choose at most {rarer} folds"
+        )
+    # The lesson's random order of the rows, dealt into folds as it deals its held-out fifth.
+    order = np.random.default_rng(seed).permutation(len(labels))
+    fold_of = np.empty(len(labels), dtype=int)
+    fold_of[order] = stratified_folds(labels[order], k)
+    sizes = np.bincount(fold_of, minlength=k)
+    print(
+        f"Loaded {path}: {len(labels)} rows in {k} folds of {sizes.min()}"
+        + f" to {sizes.max()}" * bool(sizes.min() != sizes.max())
+        + " rows, each trained on the others"
+    )
+    return [(order[fold_of[order] != fold], np.flatnonzero(fold_of == fold)) for fold in range(k)]
+
+
+def trained(build, features, labels, args, patience):
+    """build()'s network, seeded and trained on these rows as the lesson trains it, with the
+    flags' epochs, batch size, --early-stop and --balance; silent."""
+    keras.utils.set_random_seed(args.seed)
+    model = build(features)
+    stop = keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)
+    weights = {c: 0.5 / np.mean(labels == c) for c in (0, 1)}  # --balance: each class the same
+    model.fit(
+        features,
+        labels,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation_split=0.2,
+        callbacks=[stop] * args.early_stop,
+        class_weight=weights if args.balance else None,
+        verbose=0,
+    )
+    return model
 
 
 def folds_figure(accuracies, folds, mean):

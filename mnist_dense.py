@@ -214,6 +214,12 @@ def main(argv=None):
         import own_digits
 
         return own_digits.main(args)
+    if args.compare:  # every article's network, scored on the same test digits: compare.py
+        import compare
+
+        runs = compare.runs(parser(), args, NETWORKS, settings)  # each network's settings
+        path = args.data_file or download(DATA_URL, DATA_SHA256, args.data_dir)
+        return compare.on_digits(runs, NETWORKS, path, load_mnist(path), PATIENCE)
     args.epochs, args.batch_size = settings(**vars(args))  # the flags' rules
     lesson(**{name: getattr(args, name) for name in inspect.signature(lesson).parameters})
     out = shlex.quote(str(args.out))  # pastes back into a shell, spaces and all
@@ -245,6 +251,8 @@ def parser():
         help="seed of the weights and the shuffling (default: %(default)s)")
     add("--quick", action="store_true", help="2,000 digits, 1 epoch: checks the set-up in seconds")
     shared_flags(parser, OUT, DATA_DIR, PATIENCE)  # --data-dir, --out, --early-stop, --tensorboard
+    add("--compare", action="store_true", help="train every article's network on the same "
+        "digits: is one better for real? (McNemar's test; compare.json, compare.png)")
     add("--predict", action="store_true",
         help="no training: the saved model reads the IMAGEs, PNG or JPEG files of your digits")
     add("images", type=Path, nargs="*", metavar="IMAGE", help="for --predict")

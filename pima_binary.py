@@ -222,6 +222,12 @@ def main(argv=None):
         import new_rows
 
         return new_rows.main(args)
+    if args.compare:  # every article's network, on the same folds of the rows: compare.py
+        import compare
+
+        runs = compare.runs(parser(), args, NETWORKS, settings)  # each network's settings
+        path = args.data_file or download(DATA_URL, DATA_SHA256, args.data_dir)
+        return compare.on_folds(runs, NETWORKS, path, PATIENCE)
     args.epochs, args.batch_size = settings(**vars(args))  # the flags' rules
     if args.folds:  # cross-validation, not in the articles: folds.py
         import folds
@@ -271,6 +277,8 @@ def parser():
         help="the model --predict uses (default: model.keras in --out)")
     add("--folds", type=number(2), metavar="K", help="cross-validation instead of one run: K "
         "trainings, each scored on a different K-th of the rows (10, say)")
+    add("--compare", action="store_true", help="train both articles' networks on the same K "
+        "folds (10 unless --folds): is one better for real? (McNemar's test; compare.json)")
     return parser
 # fmt: on
 

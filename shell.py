@@ -21,7 +21,7 @@ STOPS = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "stopped (SIGTER
 STOPS[signal.SIGHUP] = "stopped (SIGHUP: the terminal closed)"
 # The files a copy of a script may lack, and the flags that need each (README, "Copy a script").
 ONLY_FOR_FLAGS = {"own_digits": "--predict and --draw", "draw_page": "--draw",
-                  "new_rows": "--predict", "folds": "--folds"}  # fmt: skip
+                  "new_rows": "--predict", "folds": "--folds", "compare": "--compare"}  # fmt: skip
 _stderr = 2  # where a stop's one line goes, even while TensorFlow's log goes to /dev/null
 
 

@@ -27,7 +27,7 @@ PACKAGES = {"jax": '"jax[cpu]"'}  # what pip installs for a backend, where not i
 # What the scripts' runs leave in --out: a training run replaces them all (save_outputs).
 RUN_FILES = {"model.keras", "metrics.json", "history.png", "samples.png", "predictions.png",
              "mistakes.png", "confusion.png", "network.png", "folds.png", "own_predictions.csv",
-             "own_predictions.png"}  # fmt: skip
+             "own_predictions.png", "compare.json", "compare.png"}  # fmt: skip
 FORMULA_MARKS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs a cell so begun
 unfinished_files = set()  # temporary outputs and downloads under way: a stop deletes them
 _renames = []  # save_outputs' last stage, [(temporary file, name, or None: remove name)]
@@ -164,9 +164,9 @@ def download(url, sha256, data_dir):
 
 def save_outputs(folder, files):
     """Write {name: text, bytes or a writer such as model.save} into folder, all or none. A
-    folder holds one run: a run that saves metrics.json (a training, the folds) removes what an
-    earlier one left there that it does not write again, such as a model beside the folds'
-    figures; the user's other files stay."""
+    folder holds one run: a run that saves metrics.json or compare.json (a training, the folds,
+    --compare) removes what an earlier one left there that it does not write again, such as a
+    model beside the folds' figures; the user's other files stay."""
     folder, temporary, home = Path(folder), {}, _existing(folder)  # no folder made till the end
     try:
         for name, content in files.items():
@@ -186,9 +186,9 @@ def save_outputs(folder, files):
                     content(path)
         folder.mkdir(parents=True, exist_ok=True)
         _renames[:] = [(temporary[name], folder / name) for name in files]
-        if "metrics.json" in files:  # a run's outputs: none of an earlier run's left beside them
+        if {"metrics.json", "compare.json"} & set(files):  # a run's, not --predict's: an
             _renames.extend((None, folder / name) for name in sorted(RUN_FILES - set(files)))
-        try:
+        try:  # earlier run's other files go
             finish_saving()
         except KeyboardInterrupt:  # in IPython; in a script, shell.py's stop finishes them
             finish_saving()

@@ -590,6 +590,8 @@ SLOWEST = [
     "test_the_pima_notebook",
     "test_the_readme_run_command",
     "test_dropout_network_is_article_cs",
+    "test_pima_compare_writes_compare_json",  # the first to ask for the compare runs
+    "test_mnist_compare_writes_compare_json",
 ]
 
 

@@ -73,8 +73,8 @@ def parser_and_lesson(script):
 
 # The modules that read the script's parsed flags, args, besides the script itself.
 READERS_OF_ARGS = {
-    "mnist_dense.py": ["own_digits.py", "draw_page.py"],
-    "pima_binary.py": ["new_rows.py", "folds.py"],
+    "mnist_dense.py": ["own_digits.py", "draw_page.py", "compare.py"],
+    "pima_binary.py": ["new_rows.py", "folds.py", "compare.py"],
 }
 
 

@@ -182,7 +182,14 @@ def test_importing_the_helper_or_a_script_changes_nothing_a_program_relies_on():
     """A program of one's own that imports a script to use its functions (README), pytest or
     IPython keeps its handlers, its streams and its exit: quiet_start() puts back the handlers it
     installs while Keras loads, and the helper does nothing on import."""
-    modules = ["tutorial_helpers", "shell", "mnist_npz", "labelled_csv", "mnist_dense", "pima_binary"]
+    modules = [
+        "tutorial_helpers",
+        "shell",
+        "mnist_npz",
+        "labelled_csv",
+        "mnist_dense",
+        "pima_binary",
+    ]
     result = subprocess.run(
         [sys.executable, "-c", PROGRAM_THAT_IMPORTS, str(ROOT), *modules],
         capture_output=True,
