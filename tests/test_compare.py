@@ -6,17 +6,14 @@ import json
 import math
 import random
 import re
-import shutil
 from fractions import Fraction
 
 import pytest
 
 from conftest import (
-    ROOT,
     assert_one_line_error,
     assert_succeeded,
     run_in_turn,
-    run_python,
     run_scripts_in_turn,
     shared_file,
 )
@@ -400,24 +397,3 @@ def test_compare_refuses_flags_it_cannot_read_in_one_line_and_writes_nothing(tmp
         assert_one_line_error(result, words, code=2)
     assert_one_line_error(too_many, "--folds 300", "268 rows of one class", "at most 268 folds")
     assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())  # not even an empty folder
-
-
-# A copy of a script with the files it imports at its top (tests/test_copying.py), and its data.
-COPIES = {
-    "mnist_dense.py": (["tutorial_helpers.py", "mnist_npz.py"], "mnist-real-10k.npz"),
-    "pima_binary.py": (
-        ["tutorial_helpers.py", "labelled_csv.py"],
-        "pima-indians-diabetes.data.csv",
-    ),
-}
-
-
-@pytest.mark.warm
-@pytest.mark.parametrize("script", COPIES)
-def test_a_copy_without_compare_py_says_so_in_one_line(tmp_path, script):
-    beside, data = COPIES[script]
-    for name in [script, *beside]:
-        shutil.copy(ROOT / name, tmp_path)
-    result = run_python([tmp_path / script, "--compare", "--data", shared_file(data)], cwd=tmp_path)
-    assert_one_line_error(result, "compare.py is not beside the script (it runs --compare)")
-    assert {path.name for path in tmp_path.iterdir()} <= {script, *beside, "__pycache__"}

@@ -16,12 +16,20 @@ COPIES = {
     "mnist_dense.py": {
         "beside": ["tutorial_helpers.py", "shell.py", "mnist_npz.py"],
         "data": "mnist-real-10k.npz",
-        "missing": {"--predict x.png": "own_digits.py", "--draw": "draw_page.py"},
+        "missing": {
+            "--predict x.png": "own_digits.py",
+            "--draw": "draw_page.py",
+            "--compare": "compare.py",
+        },
     },
     "pima_binary.py": {
         "beside": ["tutorial_helpers.py", "shell.py", "labelled_csv.py"],
         "data": "pima-indians-diabetes.data.csv",
-        "missing": {"--predict rows.csv": "new_rows.py", "--folds 3": "folds.py"},
+        "missing": {
+            "--predict rows.csv": "new_rows.py",
+            "--folds 3": "folds.py",
+            "--compare": "compare.py",
+        },
     },
 }
 
@@ -39,7 +47,7 @@ def test_a_copy_with_the_files_it_imports_at_its_top_trains(tmp_path, script):
     assert (folder / "out" / "model.keras").is_file()
 
     for flags, needed in copy["missing"].items():  # the file those flags need, lacking
-        data_flags = ["--data", data] if "--folds" in flags else []  # --predict reads no --data
+        data_flags = [] if flags.startswith(("--predict", "--draw")) else ["--data", data]
         result = run_python([folder / script, *flags.split(), *data_flags], cwd=folder)
         assert_one_line_error(result, flags.split()[0], f" {needed} is not beside the script")
     # Nothing beside the copy but its outputs (and Python's cache): no data/, no stray file.
