@@ -65,33 +65,83 @@ def script_env(**changes):
     return env
 
 
-def run_script(script, *args, env=None, timeout=900, **popen):
-    """Run one of the project's scripts in a Python process of its own, as a user would."""
-    return run_python([ROOT / script, *args], env=env, timeout=timeout, **popen)
+def run(
+    *command, env=None, cwd=None, timeout=900, patch=None, then=None, ok=False, under=None, **popen
+):
+    """Run a Python program as a user does and wait for its end: the one way a test runs one.
+
+    command: a project script's name and its flags ("pima_binary.py", "--quick"), a Path of a
+    Python file and its arguments, or "-c", a program and its arguments; arguments go through
+    str() (Paths, numbers). env: the environment, script_env() when None; cwd: the folder.
+    popen: more arguments for subprocess.run (preexec_fn, ...).
+
+    patch: {"module.NAME": value}, settings of the project's modules replaced before the
+    script's main() runs (tests/harness.py), such as a download URL on the test's own server.
+    then: more runs after this one, in turn in the same Python, as a notebook runs a script
+    again: each a list of flags for the script before, or a list that starts with a script's
+    name. run then returns a list: a CompletedProcess for each run, with its own exit code,
+    stdout and stderr (TensorFlow's log too). For what runs print and write: a test of how a
+    Python starts or stops, or of a warning a process shows once, runs each alone.
+    ok: assert that the run (each run) succeeded: exit 0, nothing at all on stderr.
+    under: a command prefix to run the Python under, such as read_only's.
+
+    Returns subprocess.run's CompletedProcess, its output as text. Warm or fresh is not the
+    caller's choice: in a test marked warm (or within warm()), a run with script_env()'s
+    environment and no more than cwd is a child forked by tests/warm.py, where Keras is loaded
+    already; any other run, and every run while TESTS_COLD is set, is a fresh Python.
+    """
+    script, *args = command
+    if then is not None:
+        assert not popen and under is None, "runs in turn share one Python: no popen, no under"
+        return _run_in_turn([command, *then], patch, ok, env=env, cwd=cwd, timeout=timeout)
+    if patch is not None:
+        script, args = HARNESS, [*_settings(patch), "--", script, *args]
+    elif isinstance(script, str) and script != "-c":
+        script = ROOT / script
+    command = [str(part) for part in [script, *args]]
+    result = None if under is not None else _run_warm(command, env, timeout, cwd=cwd, **popen)
+    if result is None:
+        result = subprocess.run(
+            [*map(str, under or []), sys.executable, *command],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env or script_env(),
+            cwd=cwd,
+            **popen,
+        )
+    return assert_succeeded(result) if ok else result
 
 
-def run_program(program, *args, env=None, timeout=600):
-    """python -c program args, as run_script runs a script."""
-    return run_python(["-c", program, *args], env=env, timeout=timeout)
+def _settings(patch):
+    """harness.py's arguments for patch's settings: module.NAME=value, the value as Python."""
+    return [f"{name}={value!r}" for name, value in (patch or {}).items()]
 
 
-def run_patched(settings, *command, env=None, timeout=300, cwd=None):
-    """Run harness.py: a script's main, or a download, with module settings replaced."""
-    return run_python([HARNESS, *settings, "--", *command], env=env, timeout=timeout, cwd=cwd)
-
-
-def run_python(command, env=None, timeout=600, **popen):
-    """python command, its output as text: a fresh Python, or in a test marked warm, a child of
-    warm.py's (when the environment is the usual one and popen gives no more than cwd)."""
-    command = [str(part) for part in command]
-    return _run_warm(command, env, timeout, **popen) or subprocess.run(
-        [sys.executable, *command],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env or script_env(),
-        **popen,
-    )
+def _run_in_turn(runs, patch, ok, **how):
+    """run's then: each of runs, [script, *flags] or [*flags] of the script before, in turn in
+    one Python (harness.py --runs); a CompletedProcess for each."""
+    turns, script = [], None
+    for flags in runs:
+        flags = [str(flag) for flag in flags]
+        if flags and flags[0].endswith(".py") and not flags[0].startswith("-"):
+            script, *flags = flags
+        assert script, "runs in turn start with a project script's name"
+        turns.append((script, flags))
+    with tempfile.TemporaryDirectory(prefix="runs-") as folder:
+        folder = Path(folder)
+        (folder / "runs.json").write_text(json.dumps(turns))
+        run(HARNESS, *_settings(patch), "--runs", folder, "--", ok=True, **how)
+        results = [
+            subprocess.CompletedProcess(
+                [script, *flags],
+                int((folder / f"{number}.code").read_text()),
+                (folder / f"{number}.stdout").read_text(errors="replace"),
+                (folder / f"{number}.stderr").read_text(errors="replace"),
+            )
+            for number, (script, flags) in enumerate(turns)
+        ]
+    return [assert_succeeded(result) for result in results] if ok else results
 
 
 def load_keras():
@@ -112,6 +162,8 @@ def pytest_configure(config):
     )
 
 
+# TESTS_COLD=1: no run starts in warm.py, whatever the marker says (to measure what it saves).
+COLD = bool(os.environ.get("TESTS_COLD"))
 _warm = threading.local()  # .wanted: the running test is marked warm
 _WARM = {"lock": threading.Lock(), "process": None, "env": None, "unread": b""}
 
@@ -135,11 +187,11 @@ def warm():
 
 def _run_warm(command, env, timeout, cwd=None, **popen):
     """command run by warm.py as a CompletedProcess, or None where it must start afresh: a test
-    not marked warm, another environment, other Popen arguments, or warm.py busy with a run of
-    another thread of the same test."""
+    not marked warm, another environment, other Popen arguments, TESTS_COLD set, or warm.py busy
+    with a run of another thread of the same test."""
     usual = script_env()
     env = env or usual
-    if not getattr(_warm, "wanted", False) or env != usual or popen:
+    if COLD or not getattr(_warm, "wanted", False) or env != usual or popen:
         return None
     if not _WARM["lock"].acquire(blocking=False):
         return None
@@ -214,49 +266,11 @@ def _as_text(output):
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def run_in_turn(script, *runs, env=None, cwd=None):
-    """Run a script's main() once for each list of flags in runs, in turn in one Python process
-    that run_script would start, as a notebook runs it again: a CompletedProcess for each, its
-    stdout, stderr and exit code what a process of its own would give. For tests of what a run
-    prints and writes; tests of starting, stopping, or a warning a process shows only once,
-    start each run alone."""
-    return run_scripts_in_turn(*[(script, run) for run in runs], env=env, cwd=cwd)
-
-
-def run_scripts_in_turn(*runs, env=None, cwd=None):
-    """run_in_turn for runs of (script, flags) of either script."""
-    with tempfile.TemporaryDirectory(prefix="runs-") as folder:
-        folder = Path(folder)
-        runs = [(script, [str(flag) for flag in flags]) for script, flags in runs]
-        (folder / "runs.json").write_text(json.dumps(runs))
-        harness = run_patched(["--runs", folder], env=env, timeout=900, cwd=cwd)
-        assert harness.returncode == 0 and harness.stderr == "", harness.stderr[-3000:]
-        return [
-            subprocess.CompletedProcess(
-                [script, *flags],
-                int((folder / f"{number}.code").read_text()),
-                (folder / f"{number}.stdout").read_text(errors="replace"),
-                (folder / f"{number}.stderr").read_text(errors="replace"),
-            )
-            for number, (script, flags) in enumerate(runs)
-        ]
-
-
 def assert_succeeded(result):
     """A finished run that succeeded: exit 0 and nothing at all on stderr."""
     assert result.returncode == 0, ((result.stdout or "")[-2000:], result.stderr[-3000:])
     assert result.stderr == "", result.stderr[-3000:]  # no traceback, no TensorFlow log, no warning
     return result
-
-
-def run_ok(script, *args, env=None, **popen):
-    """Run a script that should succeed: exit 0 and nothing at all on stderr."""
-    return assert_succeeded(run_script(script, *args, env=env, **popen))
-
-
-def run_predict(script, model, out, *inputs, **popen):
-    """Run script --predict on inputs with the given model, writing to out."""
-    return run_script(script, "--predict", *inputs, "--model", model, "--out", out, **popen)
 
 
 def assert_one_line_error(result, *expected, code=1):
@@ -308,13 +322,6 @@ def wait_for_line(process, text, seconds=300):
     raise AssertionError(
         f"no line with {text!r}: the process {ending} (within {seconds} s); its last "
         f"lines:\n{''.join(lines[-30:])}{unread.decode(errors='replace')}\nstderr:\n{stderr[-3000:]}"
-    )
-
-
-def run_under(prefix, *command):
-    """Run command after a prefix such as read_only's (none: []), as run_script does."""
-    return subprocess.run(
-        [*prefix, *map(str, command)], capture_output=True, text=True, timeout=600, env=script_env()
     )
 
 
@@ -375,7 +382,7 @@ def models(tmp_path_factory):
     shapes, not what they predict."""
     folder = tmp_path_factory.mktemp("models")
     with warm():
-        result = run_program(UNTRAINED_MODELS_PROGRAM, folder)
+        result = run("-c", UNTRAINED_MODELS_PROGRAM, folder)
     assert result.returncode == 0, result.stderr[-3000:]
     return {path.stem: path for path in folder.glob("*.keras")}
 
@@ -410,13 +417,13 @@ def quick_run(made_once):
     own_data, made once for the whole test session."""
     from makers import own_data
 
-    def run(script, folder):
+    def train(script, folder):
         data = own_data(script, folder)
-        result = run_ok(script, "--quick", "--data", data, "--out", folder / "out")
+        result = run(script, "--quick", "--data", data, "--out", folder / "out", ok=True)
         (folder / "stdout.txt").write_text(result.stdout)
 
     def trained(script):
-        folder = made_once(f"quick-run-{Path(script).stem}", lambda folder: run(script, folder))
+        folder = made_once(f"quick-run-{Path(script).stem}", lambda folder: train(script, folder))
         (data,) = folder.glob("own.*")
         return (folder / "stdout.txt").read_text(), folder / "out", data
 
@@ -436,6 +443,8 @@ def start_process():
 
     start_process(command, ...) starts command with stdout and stderr piped (unless given),
     in a session of its own; when the test ends, any still running is killed with its children.
+    Apart from run, which waits for the end: this is for a test that needs the process while it
+    runs, to send it a signal, read its first lines, or ask its server; always a fresh Python.
     """
     started = []
 

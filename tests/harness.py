@@ -15,6 +15,9 @@ TensorFlow was imported, and whether its op determinism is on (quiet_start turns
 in this one process, as a notebook runs them one after another; run N's output goes to
 N.stdout and N.stderr (file descriptors 1 and 2, so TensorFlow's own log too) and its exit
 code to N.code.
+
+Tests reach it through conftest.run only: its patch= gives the settings and its then= the
+--runs; run(HARNESS, "--", "download", ...) and run(HARNESS, "--report-backend", "--", ...).
 """
 
 import ast

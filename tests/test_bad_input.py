@@ -9,14 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import (
-    assert_one_line_error,
-    assert_succeeded,
-    run_in_turn,
-    run_scripts_in_turn,
-    run_predict,
-    script_env,
-)
+from conftest import assert_one_line_error, assert_succeeded, run, script_env
 from makers import (
     TRAINING_OUTPUTS,
     csv_rows,
@@ -56,9 +49,8 @@ def test_a_dollar_in_a_file_name_is_just_a_character(tmp_path, models):
         ),
     }
     outs = {case: tmp_path / f"out{number}" for number, case in enumerate(cases)}
-    results = run_scripts_in_turn(
-        *[(script, [*flags, "--out", outs[case]]) for case, (script, flags, _) in cases.items()]
-    )
+    runs = [[script, *flags, "--out", outs[case]] for case, (script, flags, _) in cases.items()]
+    results = run(*runs[0], then=runs[1:])
     for (case, (_, _, expected)), result in zip(cases.items(), results):
         assert_succeeded(result)
         assert expected <= {path.name for path in outs[case].iterdir()}, case
@@ -69,8 +61,15 @@ def test_a_dollar_in_a_file_name_is_just_a_character(tmp_path, models):
 def test_file_and_folder_names_that_are_not_utf8_are_read_and_written(tmp_path, models):
     image = write_image(tmp_path / os.fsdecode(b"bad\xff.png"), draw_digit())
     out = tmp_path / os.fsdecode(b"out\xfe")
-    result = run_predict(
-        "mnist_dense.py", models["mnist"], out, image, env=script_env(LC_ALL="C.UTF-8")
+    result = run(
+        "mnist_dense.py",
+        "--predict",
+        image,
+        "--model",
+        models["mnist"],
+        "--out",
+        out,
+        env=script_env(LC_ALL="C.UTF-8"),
     )
     assert_succeeded(result)
     assert {path.name for path in out.iterdir()} == {"own_predictions.csv", "own_predictions.png"}
@@ -87,7 +86,15 @@ def test_a_file_name_with_a_cr_or_newline_keeps_its_one_csv_row(tmp_path, models
         write_image(tmp_path / "cr\rhere.png", draw_digit()),
         write_image(tmp_path / "newline\nhere.png", draw_digit()),
     ]
-    result = run_predict("mnist_dense.py", models["mnist"], tmp_path / "out", *inputs)
+    result = run(
+        "mnist_dense.py",
+        "--predict",
+        *inputs,
+        "--model",
+        models["mnist"],
+        "--out",
+        tmp_path / "out",
+    )
     assert_succeeded(result)
     rows = csv_rows(tmp_path / "out" / "own_predictions.csv")
     assert [row[0] for row in rows[1:]] == [str(path) for path in inputs], rows
@@ -105,13 +112,16 @@ def test_a_16_bit_png_and_a_float_tiff_are_read_as_the_8_bit_picture_is(tmp_path
     assert Image.open(tmp_path / "grey16.png").mode.startswith("I")
     assert Image.open(tmp_path / "float.tif").mode == "F"
     reference = write_image(tmp_path / "grey8.png", pixels)
-    result = run_predict(
+    result = run(
         "mnist_dense.py",
-        models["mnist"],
-        tmp_path / "out",
+        "--predict",
         tmp_path / "grey16.png",
         tmp_path / "float.tif",
         reference,
+        "--model",
+        models["mnist"],
+        "--out",
+        tmp_path / "out",
     )
     assert "no ink found" not in result.stderr
     assert_succeeded(result)
@@ -142,14 +152,12 @@ CSV_ROWS = {  # the file's text; what it is refused for, or how many rows it hol
 def test_csv_rows_are_read_or_refused_naming_line_and_column(tmp_path, models):
     for number, (text, _) in enumerate(CSV_ROWS.values()):
         (tmp_path / f"rows{number}.csv").write_text(text)
-    results = run_in_turn(
-        "pima_binary.py",
-        *[
-            ["--predict", tmp_path / f"rows{number}.csv", "--model", models["pima"], "--out",
-             tmp_path / f"out{number}"]
-            for number in range(len(CSV_ROWS))
-        ],
-    )  # fmt: skip
+    runs = [
+        ["--predict", tmp_path / f"rows{number}.csv", "--model", models["pima"], "--out",
+         tmp_path / f"out{number}"]
+        for number in range(len(CSV_ROWS))
+    ]  # fmt: skip
+    results = run("pima_binary.py", *runs[0], then=runs[1:])
     for number, ((case, (_, expected)), result) in enumerate(zip(CSV_ROWS.items(), results)):
         out = tmp_path / f"out{number}"
         if isinstance(expected, list):  # refused, not taken for a header nor read as a number
@@ -189,14 +197,12 @@ def test_a_model_that_does_not_fit_is_refused_in_one_line_naming_it(tmp_path, mo
         rows = np.random.default_rng(0).integers(0, 256, (3, 784))
         pixels.write_text("".join(",".join(map(str, row)) + "\n" for row in rows))
     misfits = [(model, expected) for name, model, expected in MISFITS if name == script]
-    results = run_in_turn(
-        script,
-        *[
-            ["--predict", pixels if model == "mnist" else usual, "--model", models[model],
-             "--out", tmp_path / model]
-            for model, _ in misfits
-        ],
-    )  # fmt: skip
+    runs = [
+        ["--predict", pixels if model == "mnist" else usual, "--model", models[model],
+         "--out", tmp_path / model]
+        for model, _ in misfits
+    ]  # fmt: skip
+    results = run(script, *runs[0], then=runs[1:])
     for (model, expected), result in zip(misfits, results):
         assert_one_line_error(result, str(models[model]), *expected)
         assert not (tmp_path / model / "own_predictions.csv").exists(), model

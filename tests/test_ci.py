@@ -1,9 +1,6 @@
 """What .ci/run relies on beyond the README's test command."""
 
-import subprocess
-import sys
-
-from conftest import ROOT, script_env
+from conftest import ROOT, run, script_env
 
 FIND_A_SHARED_FILE = (
     "import sys; sys.path.insert(0, 'tests'); import conftest; conftest.shared_file('absent.npz')"
@@ -13,10 +10,7 @@ FIND_A_SHARED_FILE = (
 def test_missing_shared_data_skips_a_test_but_fails_it_where_ci_needs_the_data(tmp_path):
     for need, outcome in [(None, "Skipped"), ("1", "Failed")]:
         env = script_env(SHARED_DATA_DIR=str(tmp_path), TESTS_NEED_SHARED_DATA=need)
-        result = subprocess.run(
-            [sys.executable, "-c", FIND_A_SHARED_FILE], cwd=ROOT, capture_output=True, text=True,
-            env=env,
-        )  # fmt: skip
+        result = run("-c", FIND_A_SHARED_FILE, cwd=ROOT, env=env)
         last = result.stderr.strip().splitlines()[-1]
         assert last.startswith(f"{outcome}: real data {tmp_path}/absent.npz")
     assert "TESTS_NEED_SHARED_DATA is set" in last

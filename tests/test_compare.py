@@ -10,13 +10,7 @@ from fractions import Fraction
 
 import pytest
 
-from conftest import (
-    assert_one_line_error,
-    assert_succeeded,
-    run_in_turn,
-    run_scripts_in_turn,
-    shared_file,
-)
+from conftest import assert_one_line_error, assert_succeeded, run, shared_file
 from makers import metrics_in
 
 
@@ -209,7 +203,7 @@ def pima_runs(made_once):
         (folder / "seed 8").mkdir()
         (folder / "seed 8" / "notes.txt").write_text("mine")
         flags = [[*flags, "--out", folder / name] for name, flags in runs]
-        for (name, _), result in zip(runs, run_in_turn("pima_binary.py", *flags)):
+        for (name, _), result in zip(runs, run("pima_binary.py", *flags[0], then=flags[1:])):
             (folder / name / "stdout.txt").write_text(assert_succeeded(result).stdout)
 
     return made_once("compare-pima-runs", make)
@@ -319,7 +313,7 @@ def mnist_runs(made_once):
             "deep": ["--network", "deep", *quick],
         }
         flags = [[*flags, "--out", folder / name] for name, flags in runs.items()]
-        for name, result in zip(runs, run_in_turn("mnist_dense.py", *flags)):
+        for name, result in zip(runs, run("mnist_dense.py", *flags[0], then=flags[1:])):
             (folder / name / "stdout.txt").write_text(assert_succeeded(result).stdout)
 
     return made_once("compare-mnist-runs", make)
@@ -392,7 +386,8 @@ def test_compare_refuses_flags_it_cannot_read_in_one_line_and_writes_nothing(tmp
         "--compare trains every network, so it takes no --tensorboard; leave it out",
         "--compare trains every network, so it takes no --network or --tensorboard; leave them",
     ]
-    *refused, too_many = run_scripts_in_turn(*runs, cwd=tmp_path)
+    commands = [[script, *flags] for script, flags in runs]
+    *refused, too_many = run(*commands[0], then=commands[1:], cwd=tmp_path)
     for result, words in zip(refused, said):
         assert_one_line_error(result, words, code=2)
     assert_one_line_error(too_many, "--folds 300", "268 rows of one class", "at most 268 folds")

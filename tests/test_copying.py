@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from conftest import ROOT, assert_one_line_error, assert_succeeded, run_python, shared_file
+from conftest import ROOT, assert_one_line_error, assert_succeeded, run, shared_file
 
 # The runs are children of a Python that has loaded Keras only (tests/warm.py), not the project:
 # each imports the copy's own files, from the copy's folder.
@@ -42,13 +42,13 @@ def test_a_copy_with_the_files_it_imports_at_its_top_trains(tmp_path, script):
     folder.mkdir()
     for name in [script, *copy["beside"]]:
         shutil.copy(ROOT / name, folder)
-    result = run_python([folder / script, "--quick", "--data", data, "--out", "out"], cwd=folder)
+    result = run(folder / script, "--quick", "--data", data, "--out", "out", cwd=folder)
     assert_succeeded(result)
     assert (folder / "out" / "model.keras").is_file()
 
     for flags, needed in copy["missing"].items():  # the file those flags need, lacking
         data_flags = [] if flags.startswith(("--predict", "--draw")) else ["--data", data]
-        result = run_python([folder / script, *flags.split(), *data_flags], cwd=folder)
+        result = run(folder / script, *flags.split(), *data_flags, cwd=folder)
         assert_one_line_error(result, flags.split()[0], f" {needed} is not beside the script")
     # Nothing beside the copy but its outputs (and Python's cache): no data/, no stray file.
     made = {path.name for path in folder.iterdir()} - {script, *copy["beside"]}

@@ -32,8 +32,7 @@ from conftest import (
     ROOT,
     as_from_a_terminal,
     assert_one_line_error,
-    run_ok,
-    run_script,
+    run,
     script_env,
     shared_file,
 )
@@ -122,7 +121,7 @@ def reading_server(tmp_path_factory):
     """A server whose model learnt real digits, to read a 7 drawn in the browser as a 7."""
     folder = tmp_path_factory.mktemp("real_model")
     data = shared_file("mnist-real-10k.npz")
-    run_ok("mnist_dense.py", "--quick", "--data", data, "--out", folder)
+    run("mnist_dense.py", "--quick", "--data", data, "--out", folder, ok=True)
     with drawing_server(folder) as (_, url):
         yield url
 
@@ -374,7 +373,7 @@ def test_a_png_gets_the_same_numbers_by_post_and_by_predict(server, model_folder
     status, answer = ask(server, "POST", "/predict", seven.read_bytes())
     assert status == 200, answer
     assert_reads_a_digit(answer)
-    run_ok(
+    run(
         "mnist_dense.py",
         "--predict",
         seven,
@@ -382,6 +381,7 @@ def test_a_png_gets_the_same_numbers_by_post_and_by_predict(server, model_folder
         model_folder / "model.keras",
         "--out",
         tmp_path,
+        ok=True,
     )
     with open(tmp_path / "own_predictions.csv", newline="") as file:
         [row] = csv.DictReader(file)
@@ -406,7 +406,7 @@ def test_ctrl_c_stops_the_server_in_one_line(model_folder):
 
 
 def test_draw_without_a_model_says_how_to_train_one(tmp_path):
-    result = run_script("mnist_dense.py", "--draw", "--out", tmp_path / "empty")
+    result = run("mnist_dense.py", "--draw", "--out", tmp_path / "empty")
     assert_one_line_error(
         result,
         f"no trained model at {tmp_path / 'empty' / 'model.keras'}",
@@ -419,12 +419,10 @@ def test_a_port_in_use_or_out_of_range_gets_one_line(model_folder):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_script(
-            "mnist_dense.py", "--draw", "--port", port, "--out", model_folder, timeout=120
-        )
+        result = run("mnist_dense.py", "--draw", "--port", port, "--out", model_folder, timeout=120)
     assert_one_line_error(result, f"cannot serve on 127.0.0.1:{port}", "--port 0")
     assert_one_line_error(
-        run_script("mnist_dense.py", "--draw", "--port", "70000"),
+        run("mnist_dense.py", "--draw", "--port", "70000"),
         "--port",
         "from 0 to 65535",
         code=2,

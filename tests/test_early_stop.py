@@ -7,15 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import (
-    assert_succeeded,
-    load_keras,
-    run_in_turn,
-    run_ok,
-    run_scripts_in_turn,
-    script_env,
-    shared_file,
-)
+from conftest import assert_succeeded, load_keras, run, script_env, shared_file
 from labelled_csv import read_labelled_csv
 from makers import metrics_in, own_data, write_own_csv
 
@@ -65,7 +57,7 @@ def pima_runs(made_once):
             "stopped": ["--data", pima, "--early-stop"],
         }
         flags = [[*flags, "--out", folder / name] for name, flags in runs.items()]
-        for name, result in zip(runs, run_in_turn("pima_binary.py", *flags)):
+        for name, result in zip(runs, run("pima_binary.py", *flags[0], then=flags[1:])):
             (folder / name / "stdout.txt").write_text(assert_succeeded(result).stdout)
 
     folder = made_once("early-stop-runs", make)
@@ -117,21 +109,21 @@ def test_tensorboard_writes_one_folder_per_run_with_training_and_validation_even
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
     trainings = [
-        (script, ["--quick", "--epochs", 2, "--data", own_data(script, tmp_path),
-                  "--out", tmp_path / "out", "--tensorboard", tmp_path / "logs", *flags])
+        [script, "--quick", "--epochs", 2, "--data", own_data(script, tmp_path),
+         "--out", tmp_path / "out", "--tensorboard", tmp_path / "logs", *flags]
         for script, flags in [
             ("mnist_dense.py", []), ("pima_binary.py", ["--early-stop", "--seed", 3])
         ]
     ]  # fmt: skip
-    for result in run_scripts_in_turn(*trainings, env=script_env(KERAS_BACKEND=backend)):
+    for result in run(*trainings[0], then=trainings[1:], env=script_env(KERAS_BACKEND=backend)):
         assert_succeeded(result)
     runs = sorted(path.name for path in (tmp_path / "logs").iterdir())
     assert len(runs) == 2, runs
     assert runs[0].startswith("first-seed7-") and runs[1].startswith("pima_first-seed3-"), runs
-    for run in runs:
+    for name in runs:
         for part in ["train", "validation"]:
-            events = list((tmp_path / "logs" / run / part).glob("events.out.tfevents.*"))
-            assert events and events[0].stat().st_size > 0, (run, part)
+            events = list((tmp_path / "logs" / name / part).glob("events.out.tfevents.*"))
+            assert events and events[0].stat().st_size > 0, (name, part)
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())  # Pima's, the last
     assert metrics["seed"] == 3 and len(metrics["history"]["val_loss"]) == 2
 
@@ -147,8 +139,8 @@ def test_mnist_stops_two_epochs_after_its_lowest_validation_loss(tmp_path):
         x_test=rng.integers(0, 256, (60, 28, 28), "uint8"),
         y_test=rng.integers(0, 10, 60, "uint8"),
     )
-    run_ok("mnist_dense.py", "--quick", "--epochs", 30, "--early-stop",
-           "--data", tmp_path / "noise.npz", "--out", tmp_path / "out")  # fmt: skip
+    run("mnist_dense.py", "--quick", "--epochs", 30, "--early-stop",
+        "--data", tmp_path / "noise.npz", "--out", tmp_path / "out", ok=True)  # fmt: skip
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     trained, best = epochs_trained_and_best(metrics)
     assert trained < 30 and trained == best + 2, metrics["history"]["val_loss"]

@@ -11,7 +11,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error, run_script, script_env
+from conftest import assert_one_line_error, run, script_env
 from makers import own_data, write_own_csv, write_own_npz
 
 # What a mistake prints, not how a Python starts: runs start warm, Keras loaded once per worker
@@ -103,9 +103,7 @@ CSV_CASES = {
 @pytest.mark.parametrize("case", CSV_CASES)
 def test_pima_bad_csv(tmp_path, case):
     make, expected = CSV_CASES[case]
-    result = run_script(
-        "pima_binary.py", "--quick", "--data", make(tmp_path), "--out", tmp_path / "out"
-    )
+    result = run("pima_binary.py", "--quick", "--data", make(tmp_path), "--out", tmp_path / "out")
     assert_one_line_error(result, *expected)
     assert not (tmp_path / "out").exists()  # not even an empty folder
 
@@ -220,9 +218,7 @@ NPZ_CASES = {
 @pytest.mark.parametrize("case", NPZ_CASES)
 def test_mnist_bad_npz(tmp_path, case):
     make, expected = NPZ_CASES[case]
-    result = run_script(
-        "mnist_dense.py", "--quick", "--data", make(tmp_path), "--out", tmp_path / "out"
-    )
+    result = run("mnist_dense.py", "--quick", "--data", make(tmp_path), "--out", tmp_path / "out")
     assert_one_line_error(result, *expected)
     assert not (tmp_path / "out").exists()  # not even an empty folder
 
@@ -243,7 +239,7 @@ def test_mnist_npz_whose_header_claims_730_gib_is_one_line(tmp_path, memory):
     """Whether 730 GiB can be reserved depends on the machine (vm.overcommit_memory=1 grants
     it, then reading stops at the file's end): either way, one line that the file is damaged.
     With the address space limited, the reservation fails on any machine."""
-    result = run_script(
+    result = run(
         "mnist_dense.py",
         "--quick",
         "--data",
@@ -276,7 +272,7 @@ def test_mnist_npz_whose_header_claims_730_gib_is_one_line(tmp_path, memory):
     ],
 )
 def test_bad_flags_get_argparse_errors(tmp_path, script, flags, expected):
-    result = run_script(script, *flags, "--out", tmp_path / "out")
+    result = run(script, *flags, "--out", tmp_path / "out")
     assert_one_line_error(result, expected, code=2)
     assert not (tmp_path / "out").exists()
 
@@ -284,7 +280,7 @@ def test_bad_flags_get_argparse_errors(tmp_path, script, flags, expected):
 @pytest.mark.parametrize("script", ["mnist_dense.py", "pima_binary.py"])
 def test_epochs_x_says_a_whole_number_is_wanted(script):
     """A flag that is no whole number is named in plain words, not as Python's int."""
-    result = run_script(script, "--epochs", "x")
+    result = run(script, "--epochs", "x")
     line = assert_one_line_error(result, code=2)
     assert (
         line == f"{script}: error: argument --epochs: must be a whole number of 1 or more, got 'x'"
@@ -295,7 +291,7 @@ def test_epochs_x_says_a_whole_number_is_wanted(script):
 def test_out_that_cannot_be_written_fails_before_training(tmp_path, script):
     blocker = tmp_path / "a-file"
     blocker.write_text("a file where the folder would go")
-    result = run_script(script, "--data", own_data(script, tmp_path), "--out", blocker / "out")
+    result = run(script, "--data", own_data(script, tmp_path), "--out", blocker / "out")
     assert_one_line_error(result, f"cannot write to {blocker / 'out'}", "choose another --out")
     assert "Epoch" not in result.stdout
 
@@ -308,7 +304,7 @@ def test_out_that_cannot_be_written_fails_before_training(tmp_path, script):
     ],
 )
 def test_keras_backend_that_cannot_train_is_named(tmp_path, backend, expected):
-    result = run_script(
+    result = run(
         "pima_binary.py",
         "--quick",
         "--data",
@@ -324,7 +320,7 @@ def test_keras_backend_not_installed_says_how_to_install_it(tmp_path):
     missing = [name for name in ["torch", "jax"] if importlib.util.find_spec(name) is None]
     if not missing:
         pytest.skip("jax and torch are both installed here")
-    result = run_script(
+    result = run(
         "mnist_dense.py",
         "--quick",
         "--data",
@@ -354,6 +350,6 @@ def test_keras_backend_not_installed_says_how_to_install_it(tmp_path):
     ],
 )  # fmt: skip
 def test_predict_and_draw_refuse_the_flags_of_training_by_name(tmp_path, script, flags, named):
-    result = run_script(script, *flags, "--out", tmp_path / "out", cwd=tmp_path)
+    result = run(script, *flags, "--out", tmp_path / "out", cwd=tmp_path)
     assert_one_line_error(result, named, code=2)
     assert not (tmp_path / "out").exists()

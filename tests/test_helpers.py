@@ -10,7 +10,6 @@ import resource
 import signal
 import socket
 import stat
-import subprocess
 import sys
 import threading
 import time
@@ -23,10 +22,7 @@ from conftest import (
     ROOT,
     as_from_a_terminal,
     assert_one_line_error,
-    run_patched,
-    run_python,
-    run_under,
-    script_env,
+    run,
     wait_for_line,
 )
 from makers import write_own_csv
@@ -110,7 +106,7 @@ def test_a_failed_download_on_a_full_disk_leaves_no_data_folder_of_its_own(local
     local_server.files["table.csv"] = BODY
     url = f"{local_server.url}/table.csv"
     command = [HARNESS, "--", "download", url, SHA256, tmp_path / "new" / "data"]
-    result = run_python(command, timeout=300, preexec_fn=small_files)
+    result = run(*command, timeout=300, preexec_fn=small_files)
     assert_one_line_error(result, "could not download", "File too large", "nothing was kept")
     assert files_in(tmp_path) == []
 
@@ -201,14 +197,14 @@ def test_a_changed_copy_in_data_is_refused_in_one_line_naming_data(local_server,
     own_copy.write_bytes(published + b"1,2,3,4,5,1\n0,1,2,3,4,0\n")  # two rows added
     local_server.files[own_copy.name] = published  # online: the published file is there
     url, sha256 = f"{local_server.url}/{own_copy.name}", hashlib.sha256(published).hexdigest()
-    result = run_patched(
-        [f"pima_binary.DATA_URL={url!r}", f"pima_binary.DATA_SHA256={sha256!r}"],
+    result = run(
         "pima_binary.py",
         "--quick",
         "--data-dir",
         data_dir,
         "--out",
         tmp_path / "out",
+        patch={"pima_binary.DATA_URL": url, "pima_binary.DATA_SHA256": sha256},
     )
     # In a script's run, the line names the flag.
     assert_one_line_error(
@@ -228,19 +224,16 @@ def test_offline_a_changed_copy_in_a_read_only_data_dir_is_named_with_data_file(
     own_copy = data_dir / "pima-indians-diabetes.data.csv"
     own_copy.write_bytes(write_own_csv(tmp_path / "own.csv", header=None).read_bytes())
     url = f"http://127.0.0.1:{closed_port}/{own_copy.name}"
-    settings = [f"pima_binary.DATA_URL={url!r}", f"pima_binary.DATA_SHA256={'0' * 64!r}"]
-    result = run_under(
-        read_only(data_dir),
-        sys.executable,
-        HARNESS,
-        *settings,
-        "--",
+    settings = {"pima_binary.DATA_URL": url, "pima_binary.DATA_SHA256": "0" * 64}
+    result = run(
         "pima_binary.py",
         "--quick",
         "--data-dir",
         data_dir,
         "--out",
         tmp_path / "out",
+        patch=settings,
+        under=read_only(data_dir),
     )
     line = assert_one_line_error(result, f"{own_copy} is there, not the published", "--data")
     assert ".part" not in line  # the temporary file it could not make is no business of yours
@@ -269,8 +262,8 @@ def test_two_runs_downloading_into_one_folder_at_once_both_succeed(
 
 def test_a_folder_where_the_download_belongs_is_one_line(tmp_path, closed_port):
     (tmp_path / "table.csv").mkdir()
-    result = run_patched(
-        [], "download", f"http://127.0.0.1:{closed_port}/table.csv", SHA256, tmp_path
+    result = run(
+        HARNESS, "--", "download", f"http://127.0.0.1:{closed_port}/table.csv", SHA256, tmp_path
     )
     assert_one_line_error(
         result, f"{tmp_path / 'table.csv'} is there, not the published", "move it away"
@@ -302,7 +295,7 @@ def test_ctrl_c_during_a_download_leaves_nothing_and_is_one_line(
 
 def test_a_redirect_loop_is_one_line(local_server, tmp_path):
     local_server.redirect["table.csv"] = "table.csv"
-    result = run_patched([], "download", f"{local_server.url}/table.csv", SHA256, tmp_path)
+    result = run(HARNESS, "--", "download", f"{local_server.url}/table.csv", SHA256, tmp_path)
     assert_one_line_error(result, "could not download", "redirect")
     assert files_in(tmp_path) == []
 
@@ -381,12 +374,10 @@ def test_ctrl_c_while_saving_leaves_the_old_set_or_the_new_one_never_a_mix(
 ):
     for name in ["a.txt", "b.txt", "c.txt"]:
         (tmp_path / name).write_bytes(b"old")
-    result = subprocess.run(
-        [sys.executable, "-c", stopping_program(tmp_path, stop_during)],
-        capture_output=True,
-        text=True,
+    result = run(
+        "-c",
+        stopping_program(tmp_path, stop_during),
         timeout=120,
-        env=script_env(),
         preexec_fn=as_from_a_terminal,
     )
     assert_one_line_error(result, "interrupted (Ctrl-C)", code=130)

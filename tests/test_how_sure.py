@@ -8,7 +8,7 @@ import statistics
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error, assert_succeeded, run_in_turn, shared_file
+from conftest import assert_one_line_error, assert_succeeded, run, shared_file
 from labelled_csv import stratified_folds
 from makers import held_out_rows, metrics_in
 from tutorial_helpers import wilson_interval
@@ -115,7 +115,7 @@ def folds_runs(made_once):
             "single, early stop, balance": early,
         }
         flags = [[*flags, "--out", folder / name] for name, flags in runs.items()]
-        for name, result in zip(runs, run_in_turn("pima_binary.py", *flags)):
+        for name, result in zip(runs, run("pima_binary.py", *flags[0], then=flags[1:])):
             (folder / name / "stdout.txt").write_text(assert_succeeded(result).stdout)
 
     return made_once("folds-runs", make)
@@ -249,7 +249,7 @@ def test_too_many_folds_or_one_fold_get_one_line_and_write_nothing(tmp_path):
         ["--folds", 1, "--data", pima, "--out", tmp_path / "1"],
         ["--folds", 2, "--tensorboard", logs, "--data", pima, "--out", tmp_path / "logged"],
     ]
-    too_many, one, tensorboard = run_in_turn("pima_binary.py", *runs)
+    too_many, one, tensorboard = run("pima_binary.py", *runs[0], then=runs[1:])
     assert_one_line_error(too_many, "--folds 269", "268 rows of one class", "at most 268 folds")
     assert_one_line_error(one, "--folds", "must be a whole number of 2 or more, got '1'", code=2)
     assert_one_line_error(tensorboard, "--tensorboard", "--folds")
@@ -272,10 +272,10 @@ def test_folds_number_their_rows_as_the_file_does_after_drop_missing(tmp_path):
     rows[2], rows[5] = "2,?,2,0", "5,5,,1"
     table = tmp_path / "gaps.csv"
     table.write_text("a,b,c,label\n" + "\n".join(rows) + "\n")
-    result = run_in_turn(
-        "pima_binary.py",
-        ["--folds", 2, "--epochs", 1, "--drop-missing", "--data", table, "--out", tmp_path / "out"],
-    )[0]
+    result = run(
+        "pima_binary.py", "--folds", 2, "--epochs", 1, "--drop-missing", "--data", table,
+        "--out", tmp_path / "out",
+    )  # fmt: skip
     assert_succeeded(result)
     folds = metrics_in(tmp_path / "out")["folds"]
     held_out = sorted(row for fold in folds for row in fold["held_out_rows"])

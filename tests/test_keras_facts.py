@@ -4,7 +4,7 @@ fails the day one stops holding."""
 import json
 
 import pytest
-from conftest import ROOT, run_program, script_env
+from conftest import ROOT, run, script_env
 
 EPOCH_ORDERS = """
 import json, sys
@@ -42,9 +42,7 @@ print(json.dumps({"keras": keras.__version__, "orders": orders}))
 
 
 def epoch_orders(feed, backend="tensorflow"):
-    result = run_program(
-        EPOCH_ORDERS, feed, ROOT, timeout=300, env=script_env(KERAS_BACKEND=backend)
-    )
+    result = run("-c", EPOCH_ORDERS, feed, ROOT, timeout=300, env=script_env(KERAS_BACKEND=backend))
     assert result.returncode == 0, result.stderr[-2000:]
     facts = json.loads(result.stdout.splitlines()[-1])
     assert len(facts["orders"]) == 3 and all(

@@ -17,9 +17,7 @@ from conftest import (
     assert_succeeded,
     load_keras,
     own_digit_files,
-    run_in_turn,
-    run_ok,
-    run_script,
+    run,
     shared_file,
 )
 from makers import draw_digit, metrics_in, write_image, write_own_npz
@@ -74,13 +72,14 @@ def test_quick_run_writes_pictures_and_a_model_that_predicts_as_the_run_did(quic
 
 def test_images_already_scaled_to_0_1_are_not_divided_again(tmp_path, quick_run):
     _, grey_out, _ = quick_run("mnist_dense.py")  # the same digits, stored as 0 to 255
-    result = run_ok(
+    result = run(
         "mnist_dense.py",
         "--quick",
         "--data",
         write_own_npz(tmp_path / "unit.npz", scale="unit"),
         "--out",
         tmp_path / "unit",
+        ok=True,
     )
     assert "its pixels go from 0 to 1; taken times 255" in result.stdout
     grey, unit = metrics_in(grey_out), metrics_in(tmp_path / "unit")
@@ -100,10 +99,10 @@ def trained_and_reading(data, tmp_path):
     licensed digits the share read right (from its CSV) and the files."""
     folders = {"own": own_digit_files(OWN_DIGITS), "licensed": own_digit_files(LICENSED_DIGITS)}
     model = tmp_path / "model.keras"
-    results = run_in_turn(
+    results = run(
         "mnist_dense.py",
-        ["--data", data, "--out", tmp_path],
-        *[
+        *["--data", data, "--out", tmp_path],
+        then=[
             ["--predict", *files, "--model", model, "--out", tmp_path / name]
             for name, files in folders.items()
         ],
@@ -177,7 +176,7 @@ def test_each_network_reaches_its_measured_accuracy_in_2_epochs_and_predict_give
             ["--network", network, "--epochs", 2, "--data", data, "--out", out],
             ["--predict", digit, "--out", out],
         ]
-    results = run_in_turn("mnist_dense.py", *runs)
+    results = run("mnist_dense.py", *runs[0], then=runs[1:])
     for network, training, predicting in zip(AFTER_2_EPOCHS, results[::2], results[1::2]):
         out = tmp_path / network
         assert f"Total params: {PARAMETERS[network]}" in assert_succeeded(training).stdout
@@ -240,7 +239,7 @@ def text_file(tmp_path):
 )
 def test_predict_bad_images_get_one_line_and_write_nothing(tmp_path, quick_run, make, expected):
     model = quick_run("mnist_dense.py")[1] / "model.keras"  # read first, then the images
-    result = run_script(
+    result = run(
         "mnist_dense.py", "--predict", make(tmp_path), "--model", model, "--out", tmp_path / "out"
     )
     assert_one_line_error(result, *expected)
@@ -250,7 +249,7 @@ def test_predict_bad_images_get_one_line_and_write_nothing(tmp_path, quick_run, 
 def test_predict_without_a_trained_model_says_how_to_train_one(tmp_path):
     digit = tmp_path / "digit.png"
     write_image(digit, draw_digit("7", size=60, ink=255, paper=0))
-    result = run_script("mnist_dense.py", "--predict", digit, "--out", tmp_path / "empty")
+    result = run("mnist_dense.py", "--predict", digit, "--out", tmp_path / "empty")
     assert_one_line_error(
         result,
         f"no trained model at {tmp_path / 'empty' / 'model.keras'}",

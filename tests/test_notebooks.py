@@ -5,12 +5,10 @@ script's one line for a mistake, and a second Run All as quiet as the first."""
 import json
 import re
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-from conftest import LICENSED_DIGITS, ROOT, own_digit_files, run_ok, run_script, script_env
+from conftest import LICENSED_DIGITS, ROOT, own_digit_files, run, script_env
 from conftest import shared_file
 from makers import write_own_csv
 
@@ -22,9 +20,7 @@ MAKER = ROOT / "notebooks" / "make_notebooks.py"
 
 
 def test_the_committed_notebooks_are_what_make_notebooks_writes_from_the_scripts():
-    result = subprocess.run(
-        [sys.executable, str(MAKER), "--check"], capture_output=True, text=True, env=script_env()
-    )
+    result = run(MAKER, "--check")
     assert result.returncode == 0, result.stderr
 
 
@@ -35,8 +31,7 @@ def test_a_script_changed_without_its_notebook_is_caught(tmp_path):
     shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
     script = tmp_path / "mnist_dense.py"
     script.write_text(script.read_text().replace("the largest is the answer", "the answer"))
-    check = [sys.executable, str(tmp_path / "notebooks" / "make_notebooks.py"), "--check"]
-    result = subprocess.run(check, capture_output=True, text=True, env=script_env())
+    result = run(tmp_path / "notebooks" / "make_notebooks.py", "--check")
     assert result.returncode == 1
     assert result.stderr.strip() == (
         "notebooks/mnist_dense.ipynb is out of date: python notebooks/make_notebooks.py"
@@ -124,7 +119,7 @@ def test_the_pima_notebook_downloads_and_gives_the_scripts_numbers(tmp_path, loc
     assert local_server.requests == [data.name]
     assert (tmp_path / "data" / data.name).read_bytes() == data.read_bytes()
     out = tmp_path / "script"
-    run_ok("pima_binary.py", "--data", data, "--epochs", 30, "--out", out)
+    run("pima_binary.py", "--data", data, "--epochs", 30, "--out", out, ok=True)
     script = json.loads((out / "metrics.json").read_text())
     notebook = json.loads((tmp_path / "outputs" / "pima_binary" / "metrics.json").read_text())
     assert notebook["backend"] == script["backend"] == "jax"  # chosen in the first code cell
@@ -145,7 +140,7 @@ def test_the_pima_notebook_on_labels_1_and_2_says_which_is_class_1_and_is_quiet_
     assert errors(first + second) == []
     said = printed(step(first, "1.")).splitlines()[0]
     assert said.startswith("Label 2 is class 1, 1 is class 0: the larger number is class 1")
-    script = run_script("pima_binary.py", "--data", table, "--epochs", 3, "--out", tmp_path / "s")
+    script = run("pima_binary.py", "--data", table, "--epochs", 3, "--out", tmp_path / "s")
     assert script.stdout.splitlines()[0] == said.replace("(positive", "(--positive")
     assert [printed(cell, "stderr") for cell in first + second if printed(cell, "stderr")] == []
     assert printed(step(second, "5.")) == printed(step(first, "5."))  # the same seed
@@ -161,7 +156,7 @@ def test_a_mistake_in_a_notebook_ends_in_the_scripts_one_line_and_keeps_nothing(
         'data_file = "notes.txt"',
         'DATA_URL = "http://127.0.0.1:9/mnist.npz"',  # port 9: nothing listens
     )
-    script = run_script("mnist_dense.py", "--data", "notes.txt", cwd=tmp_path)
+    script = run("mnist_dense.py", "--data", "notes.txt", cwd=tmp_path)
     (line,) = script.stderr.splitlines()
     assert script.returncode == 1 and line.startswith("error: notes.txt is not a readable .npz")
     (error,) = errors(bad)[:1]
@@ -199,7 +194,7 @@ def test_the_notebooks_parameters_are_the_flags_with_their_rules_and_their_lines
     # as Jupyter would not: the first error is the rules cell's.
     refused = run_notebook("mnist_dense.ipynb", bad_folder, *(f"{data_file}\n{b}" for b in bad))
     out = tmp_path / "script"
-    run_ok("mnist_dense.py", "--quick", "--network", "deep", "--data", data, "--out", out)
+    run("mnist_dense.py", "--quick", "--network", "deep", "--data", data, "--out", out, ok=True)
     script = json.loads((out / "metrics.json").read_text())
     assert (notebook["epochs"], notebook["batch_size"]) == (script["epochs"], script["batch_size"])
     assert (script["epochs"], script["batch_size"]) == (1, 32)

@@ -5,19 +5,11 @@ before training; at most 32 images in own_predictions.png, all of them in its CS
 import json
 import resource
 import shlex
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import (
-    ROOT,
-    assert_one_line_error,
-    assert_succeeded,
-    run_predict,
-    run_script,
-    run_under,
-)
+from conftest import assert_one_line_error, assert_succeeded, run
 from makers import csv_rows, draw_digit, own_data, write_image
 
 pytestmark = pytest.mark.warm  # Keras loaded once per worker (conftest.py)
@@ -38,11 +30,14 @@ def test_a_file_that_cannot_be_written_keeps_the_previous_set_whole(tmp_path, mo
     (out / "own_predictions.csv").write_bytes(b"previous csv\n")
     (out / "own_predictions.png").write_bytes(b"previous png")
     # small_files: the CSV of one digit fits (about 200 bytes), its picture (about 25 kB) does not
-    result = run_predict(
+    result = run(
         "mnist_dense.py",
-        models["mnist"],
-        out,
+        "--predict",
         write_image(tmp_path / "digit.png", draw_digit()),
+        "--model",
+        models["mnist"],
+        "--out",
+        out,
         preexec_fn=small_files,
     )
     assert_one_line_error(result, "nothing of this run was saved")
@@ -70,7 +65,7 @@ def test_a_file_that_cannot_be_written_keeps_the_previous_set_whole(tmp_path, mo
 def test_a_run_that_fails_creates_no_out_folder(tmp_path, models, script, args):
     if "--predict" in args:  # with a model, so that it is the input that is missing
         args = [*args, "--model", models["pima" if script == "pima_binary.py" else "mnist"]]
-    result = run_script(script, *args, "--out", tmp_path / "new" / "out", cwd=tmp_path)
+    result = run(script, *args, "--out", tmp_path / "new" / "out", cwd=tmp_path)
     assert_one_line_error(result, "missing.")
     assert list(tmp_path.iterdir()) == []
 
@@ -85,7 +80,7 @@ def test_a_run_on_a_full_disk_leaves_no_out_folder_of_its_own(tmp_path, models, 
         digit = write_image(tmp_path / "digit.png", draw_digit())
         args = ["mnist_dense.py", "--predict", digit, "--model", models["mnist"]]
     before = sorted(tmp_path.iterdir())
-    result = run_script(*args, "--out", tmp_path / "new" / "out", preexec_fn=small_files)
+    result = run(*args, "--out", tmp_path / "new" / "out", preexec_fn=small_files)
     assert_one_line_error(result, "File too large", "nothing of this run was saved")
     assert sorted(tmp_path.iterdir()) == before  # no new/, no out/, no temporary file
 
@@ -108,10 +103,8 @@ def test_a_tensorboard_folder_that_cannot_be_written_is_one_line_before_training
         logs.mkdir()
         prefix = read_only(logs)
     out = tmp_path / "out"
-    result = run_under(
-        prefix,
-        sys.executable,
-        ROOT / script,
+    result = run(
+        script,
         "--quick",
         "--data",
         own_data(script, tmp_path),
@@ -119,6 +112,7 @@ def test_a_tensorboard_folder_that_cannot_be_written_is_one_line_before_training
         out,
         "--tensorboard",
         logs,
+        under=prefix,
     )
     assert_one_line_error(result, f"cannot write to {logs}", "choose another --tensorboard")
     assert "Loaded" not in result.stdout  # before the data, let alone the training
@@ -135,7 +129,7 @@ def test_own_predictions_png_draws_at_most_32_images_and_the_csv_has_all(tmp_pat
         write_image(tmp_path / f"digit_{index:02d}.png", draw_digit(size=60)) for index in range(40)
     ]
     out = tmp_path / "out"
-    result = run_predict("mnist_dense.py", models["mnist"], out, *images)
+    result = run("mnist_dense.py", "--predict", *images, "--model", models["mnist"], "--out", out)
     assert_succeeded(result)
     assert len(csv_rows(out / "own_predictions.csv")) == 1 + 40
     assert "shows the first 32" in result.stdout
@@ -171,14 +165,14 @@ def test_the_command_a_run_prints_pastes_back_into_a_shell(tmp_path):
     predicts with the model the run saved."""
     out = tmp_path / "my $HOME outputs"
     data = own_data("pima_binary.py", tmp_path)
-    trained = run_script("pima_binary.py", "--quick", "--data", data, "--out", out)
+    trained = run("pima_binary.py", "--quick", "--data", data, "--out", out)
     (line,) = [line for line in trained.stdout.splitlines() if "--predict ROWS.csv" in line]
     command = shlex.split(line.split(": ", 1)[1])
     assert command[:2] == ["python", "pima_binary.py"] and command[-1] == str(out), command
     rows = tmp_path / "rows.csv"
     rows.write_text("".join(",".join(row[:5]) + "\n" for row in csv_rows(data)[1:4]))
     command[command.index("ROWS.csv")] = str(rows)
-    assert_succeeded(run_script(*command[1:]))
+    assert_succeeded(run(*command[1:]))
     assert (out / "own_predictions.csv").is_file()
 
 
@@ -196,7 +190,7 @@ def test_one_folder_holds_one_run_and_the_users_other_files(tmp_path):
     (out / "notes.txt").write_text("mine")
     after = []
     for flags in runs:
-        assert_succeeded(run_script("pima_binary.py", *flags))
+        assert_succeeded(run("pima_binary.py", *flags))
         after.append(sorted(path.name for path in out.iterdir()))
     assert after == [
         ["history.png", "metrics.json", "model.keras", "notes.txt"],
@@ -205,8 +199,8 @@ def test_one_folder_holds_one_run_and_the_users_other_files(tmp_path):
     ]
     rows = tmp_path / "rows.csv"
     rows.write_text("".join(",".join(row[:5]) + "\n" for row in csv_rows(first)[1:4]))
-    assert_succeeded(run_script("pima_binary.py", "--predict", rows, "--out", out))
-    assert_succeeded(run_script("pima_binary.py", *runs[1]))
+    assert_succeeded(run("pima_binary.py", "--predict", rows, "--out", out))
+    assert_succeeded(run("pima_binary.py", *runs[1]))
     assert sorted(path.name for path in out.iterdir()) == after[1]  # predictions of the old model
-    result = run_script("pima_binary.py", "--predict", rows, "--out", out)
+    result = run("pima_binary.py", "--predict", rows, "--out", out)
     assert_one_line_error(result, "no trained model at", "train one first with")

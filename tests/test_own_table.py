@@ -9,7 +9,7 @@ import shlex
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error, assert_succeeded, load_keras, run_in_turn, run_script
+from conftest import assert_one_line_error, assert_succeeded, load_keras, run
 from labelled_csv import stratified_folds
 from makers import metrics_in
 
@@ -78,13 +78,10 @@ def test_any_two_labels_train_mapped_to_0_and_1_by_a_rule_stated_in_one_line(tmp
     for number, (kind, (written, _, _)) in enumerate(LABEL_KINDS.items()):
         share = 0.7 if "commoner" in kind else 0.3  # class 1 is the commoner only where yes says so
         tables[kind] = write_table(tmp_path / f"own{number}.csv", written, share=share)
-    results = run_in_turn(
-        "pima_binary.py",
-        *[
-            ["--quick", "--data", path, "--out", path.with_suffix("")]
-            for path, _ in tables.values()
-        ],
-    )
+    runs = [
+        ["--quick", "--data", path, "--out", path.with_suffix("")] for path, _ in tables.values()
+    ]
+    results = run("pima_binary.py", *runs[0], then=runs[1:])
     for (kind, (path, classes)), result in zip(tables.items(), results):
         _, named, rule = LABEL_KINDS[kind]
         assert_succeeded(result)
@@ -103,10 +100,12 @@ def test_any_two_labels_train_mapped_to_0_and_1_by_a_rule_stated_in_one_line(tmp
 
 def test_positive_chooses_class_1_and_a_label_not_in_the_file_is_one_line(tmp_path):
     csv_path, classes = write_table(tmp_path / "own.csv", ("R", "M"), share=0.3)
-    trained, refused = run_in_turn(
+    trained, refused = run(
         "pima_binary.py",
-        ["--quick", "--data", csv_path, "--out", tmp_path / "out", "--positive", "R"],
-        ["--quick", "--data", csv_path, "--positive", "B", "--out", tmp_path / "x"],
+        *["--quick", "--data", csv_path, "--out", tmp_path / "out", "--positive", "R"],
+        then=[
+            ["--quick", "--data", csv_path, "--positive", "B", "--out", tmp_path / "x"],
+        ],
     )
     result, metrics = assert_succeeded(trained), metrics_in(tmp_path / "out")
     assert "Label R is class 1, M is class 0: as --positive chose" in result.stdout
@@ -143,11 +142,13 @@ def test_predict_reads_and_prints_labels_in_the_files_own_words(tmp_path):
     # A label the model never learnt, in a copy: one line naming the model's own.
     unknown = tmp_path / "unknown.csv"
     unknown.write_text(new_rows.read_text().replace(",M\n", ",B\n", 1))
-    trained, result, refused = run_in_turn(
+    trained, result, refused = run(
         "pima_binary.py",
-        ["--quick", "--data", own, "--out", out],
-        ["--predict", new_rows, "--out", out],
-        ["--predict", unknown, "--out", tmp_path / "out2", "--model", out / "model.keras"],
+        *["--quick", "--data", own, "--out", out],
+        then=[
+            ["--predict", new_rows, "--out", out],
+            ["--predict", unknown, "--out", tmp_path / "out2", "--model", out / "model.keras"],
+        ],
     )
     assert_succeeded(trained)
     assert_succeeded(result)
@@ -188,10 +189,12 @@ def with_missing_cells(path):
 
 def test_missing_values_are_named_in_one_line_and_dropped_with_drop_missing(tmp_path):
     csv_path = with_missing_cells(write_table(tmp_path / "own.csv", ("no", "yes"))[0])
-    refused, result = run_in_turn(
+    refused, result = run(
         "pima_binary.py",
-        ["--quick", "--data", csv_path, "--out", tmp_path / "x"],
-        ["--quick", "--data", csv_path, "--out", tmp_path / "out", "--drop-missing"],
+        *["--quick", "--data", csv_path, "--out", tmp_path / "x"],
+        then=[
+            ["--quick", "--data", csv_path, "--out", tmp_path / "out", "--drop-missing"],
+        ],
     )
     assert_one_line_error(
         refused,
@@ -218,7 +221,7 @@ def test_a_text_feature_column_is_named_with_some_values_and_how_to_encode_it(tm
         cells[2] = f"A1{number % 4 + 1}"
         body[number] = ",".join(cells)
     path.write_text("\n".join(lines[:1] * bool(header) + body) + "\n")
-    result = run_script("pima_binary.py", "--quick", "--data", path, "--out", tmp_path / "x")
+    result = run("pima_binary.py", "--quick", "--data", path, "--out", tmp_path / "x")
     name = "column 3 (checking)" if header else "column 3"
     assert_one_line_error(
         result, f"{name} holds text", "'A11', 'A12', 'A13', ...", "one 0/1 column per category"
@@ -237,10 +240,10 @@ def imbalance_lines(stdout):
 def test_a_rare_class_is_said_beside_the_accuracy_with_its_precision_and_recall(tmp_path):
     csv_path, _ = write_table(tmp_path / "own.csv", ("no", "yes"), rows=150, share=0.08)
     runs = {"rare class 1": [], "rare class 0": ["--positive", "no"]}
-    results = run_in_turn(
-        "pima_binary.py",
-        *[["--quick", "--data", csv_path, "--out", tmp_path / name, *runs[name]] for name in runs],
-    )
+    flags = [
+        ["--quick", "--data", csv_path, "--out", tmp_path / name, *runs[name]] for name in runs
+    ]
+    results = run("pima_binary.py", *flags[0], then=flags[1:])
     for name, result in zip(runs, results):
         assert_rare_class_said(assert_succeeded(result), metrics_in(tmp_path / name), runs[name])
 
@@ -268,10 +271,12 @@ def assert_rare_class_said(result, metrics, positive):
 def test_balance_weighs_classes_by_their_share_and_raises_the_rare_class_probability(tmp_path):
     csv_path, classes = write_table(tmp_path / "own.csv", ("no", "yes"), rows=150, share=0.1)
     flags = ["--quick", "--epochs", 10, "--data", csv_path]
-    plain, balanced = run_in_turn(
+    plain, balanced = run(
         "pima_binary.py",
-        [*flags, "--out", tmp_path / "plain"],
-        [*flags, "--out", tmp_path / "balanced", "--balance"],
+        *[*flags, "--out", tmp_path / "plain"],
+        then=[
+            [*flags, "--out", tmp_path / "balanced", "--balance"],
+        ],
     )
     assert_succeeded(plain)
     assert_succeeded(balanced)
@@ -308,11 +313,13 @@ def test_new_rows_whose_header_lists_the_training_columns_in_another_order_are_r
         table = [row[:5] for row in csv.reader(file)]  # the header a,b,c,d,e, then the features
     (tmp_path / "in_order.csv").write_text("".join(",".join(row) + "\n" for row in table))
     (tmp_path / "reversed.csv").write_text("".join(",".join(row[::-1]) + "\n" for row in table))
-    trained, in_order, reversed_ = run_in_turn(
+    trained, in_order, reversed_ = run(
         "pima_binary.py",
-        ["--quick", "--data", own, "--out", tmp_path / "out"],
-        ["--predict", tmp_path / "in_order.csv", "--out", tmp_path / "out"],
-        ["--predict", tmp_path / "reversed.csv", "--out", tmp_path / "out"],
+        *["--quick", "--data", own, "--out", tmp_path / "out"],
+        then=[
+            ["--predict", tmp_path / "in_order.csv", "--out", tmp_path / "out"],
+            ["--predict", tmp_path / "reversed.csv", "--out", tmp_path / "out"],
+        ],
     )
     for result in (trained, in_order, reversed_):
         assert_succeeded(result)

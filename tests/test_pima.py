@@ -14,9 +14,7 @@ from conftest import (
     assert_one_line_error,
     assert_succeeded,
     load_keras,
-    run_in_turn,
-    run_ok,
-    run_script,
+    run,
     script_env,
     shared_file,
 )
@@ -131,7 +129,7 @@ def test_the_readme_run_command_trains_pima_with_the_defaults_beating_its_baseli
 
 
 def test_dropout_network_is_article_cs(tmp_path):
-    result = run_ok(
+    result = run(
         "pima_binary.py",
         "--network",
         "dropout",
@@ -139,6 +137,7 @@ def test_dropout_network_is_article_cs(tmp_path):
         shared_file("pima-indians-diabetes.data.csv"),
         "--out",
         tmp_path,
+        ok=True,
     )
     # 64 units, dropout, 32 units, dropout, 1 output, after the 17 weights of normalization.
     assert "Total params: 2,706" in result.stdout
@@ -163,7 +162,7 @@ def test_a_bom_costs_no_row_with_or_without_a_header(tmp_path):
         for name, header in [("header", "a,b,c,d,e,outcome"), ("bare", None)]
     ]
     runs = [["--quick", "--data", table, "--out", table.with_suffix("")] for table in tables]
-    for table, result in zip(tables, run_in_turn("pima_binary.py", *runs)):
+    for table, result in zip(tables, run("pima_binary.py", *runs[0], then=runs[1:])):
         assert table.read_bytes()[:3] == b"\xef\xbb\xbf"
         assert "60 rows, 5 features" in assert_succeeded(result).stdout, table.name
         training, held_out = re.search(
@@ -175,7 +174,7 @@ def test_a_bom_costs_no_row_with_or_without_a_header(tmp_path):
 
 
 def test_epochs_given_with_quick_is_honoured(tmp_path):
-    result = run_ok(
+    result = run(
         "pima_binary.py",
         "--quick",
         "--epochs",
@@ -184,6 +183,7 @@ def test_epochs_given_with_quick_is_honoured(tmp_path):
         write_own_csv(tmp_path / "own.csv"),
         "--out",
         tmp_path,
+        ok=True,
     )
     assert json.loads((tmp_path / "metrics.json").read_text())["epochs"] == 3
     assert "Epoch 3/3" in result.stdout
@@ -233,16 +233,18 @@ def test_predict_new_rows_shows_and_writes_what_the_model_gives_with_labels_and_
     rows = np.loadtxt(new_rows, delimiter=",", skiprows=1)
     # The same rows without the label column, and without a header.
     np.savetxt(tmp_path / "bare.csv", rows[:, :5], delimiter=",", fmt="%.4f")
-    result, bare = run_in_turn(
+    result, bare = run(
         "pima_binary.py",
-        ["--predict", new_rows, "--out", out],
-        [
-            "--predict",
-            tmp_path / "bare.csv",
-            "--out",
-            tmp_path / "bare",
-            "--model",
-            out / "model.keras",
+        *["--predict", new_rows, "--out", out],
+        then=[
+            [
+                "--predict",
+                tmp_path / "bare.csv",
+                "--out",
+                tmp_path / "bare",
+                "--model",
+                out / "model.keras",
+            ],
         ],
     )
     assert_succeeded(result)
@@ -295,7 +297,7 @@ def test_predict_bad_rows_get_one_line_and_write_nothing(tmp_path, trained_model
         out = tmp_path / f"out{number}"
         runs.append(["--predict", tmp_path / f"rows{number}.csv", "--model", trained_model,
                      "--out", out])  # fmt: skip
-    results = run_in_turn("pima_binary.py", *runs)
+    results = run("pima_binary.py", *runs[0], then=runs[1:])
     for number, ((_, expected), result) in enumerate(zip(BAD_ROWS.values(), results)):
         assert_one_line_error(result, f"rows{number}.csv", *expected)
         assert not (tmp_path / f"out{number}").exists()  # not even an empty folder
@@ -303,9 +305,7 @@ def test_predict_bad_rows_get_one_line_and_write_nothing(tmp_path, trained_model
 
 def test_predict_without_a_trained_model_says_how_to_train_one(tmp_path):
     (tmp_path / "rows.csv").write_text("1,2,3,4,5,6,7,8\n")
-    result = run_script(
-        "pima_binary.py", "--predict", tmp_path / "rows.csv", "--out", tmp_path / "empty"
-    )
+    result = run("pima_binary.py", "--predict", tmp_path / "rows.csv", "--out", tmp_path / "empty")
     assert_one_line_error(
         result,
         f"no trained model at {tmp_path / 'empty' / 'model.keras'}",

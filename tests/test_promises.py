@@ -12,8 +12,7 @@ from conftest import (
     ROOT,
     SHARED_DATA,
     assert_succeeded,
-    run_script,
-    run_scripts_in_turn,
+    run,
     script_env,
     shared_file,
 )
@@ -69,11 +68,12 @@ def test_without_graphviz_one_line_says_how_to_install_it_and_the_run_goes_on(tm
     empty.mkdir()  # a PATH on which there is no dot program
     scripts = ["mnist_dense.py", "pima_binary.py"]
     runs = [
-        (script, ["--quick", "--data", own_data(script, tmp_path), "--out", tmp_path / script])
+        [script, "--quick", "--data", own_data(script, tmp_path), "--out", tmp_path / script]
         for script in scripts
     ]
     said = {"mnist_dense.py": [NO_GRAPHVIZ], "pima_binary.py": []}
-    for script, result in zip(scripts, run_scripts_in_turn(*runs, env=script_env(PATH=str(empty)))):
+    results = run(*runs[0], then=runs[1:], env=script_env(PATH=str(empty)))
+    for script, result in zip(scripts, results):
         printed = assert_succeeded(result).stdout.splitlines()
         assert [line for line in printed if "Graphviz" in line] == said[script], script
         assert not (tmp_path / script / "network.png").exists()
@@ -90,7 +90,7 @@ def test_a_dot_that_fails_skips_network_png_in_one_line_and_the_run_saves(tmp_pa
     data = own_data("mnist_dense.py", tmp_path)
     env = script_env(PATH=f"{folder}:{os.environ['PATH']}")
     result = assert_succeeded(
-        run_script("mnist_dense.py", "--quick", "--data", data, "--out", tmp_path / "out", env=env)
+        run("mnist_dense.py", "--quick", "--data", data, "--out", tmp_path / "out", env=env)
     )
     said = [line for line in result.stdout.splitlines() if line.startswith("network.png")]
     assert len(said) == 1 and said[0].startswith("network.png not drawn: Graphviz's dot failed")

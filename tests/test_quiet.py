@@ -8,16 +8,7 @@ import re
 
 import pytest
 
-from conftest import (
-    ROOT,
-    assert_one_line_error,
-    run_ok,
-    run_patched,
-    run_program,
-    run_script,
-    script_env,
-    shared_file,
-)
+from conftest import HARNESS, ROOT, assert_one_line_error, run, script_env, shared_file
 from makers import draw_digit, own_data, pima_like_features, write_image, write_own_csv
 
 
@@ -25,7 +16,7 @@ from makers import draw_digit, own_data, pima_like_features, write_image, write_
 @pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])
 def test_quiet_with_the_usual_advice_of_log_level_2(tmp_path, script, backend_name):
     """On JAX, keras.utils.set_random_seed loads TensorFlow during the steps: quiet there too."""
-    run_ok(
+    run(
         script,
         "--quick",
         "--data",
@@ -33,7 +24,8 @@ def test_quiet_with_the_usual_advice_of_log_level_2(tmp_path, script, backend_na
         "--out",
         tmp_path / "out",
         env=script_env(TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND=backend_name),
-    )  # run_ok: nothing at all on stderr
+        ok=True,
+    )  # ok: nothing at all on stderr
 
 
 def test_quiet_with_a_home_that_cannot_be_written(tmp_path):
@@ -44,7 +36,7 @@ def test_quiet_with_a_home_that_cannot_be_written(tmp_path):
         XDG_CONFIG_HOME=None,
         XDG_CACHE_HOME=None,
     )
-    run_ok(
+    run(
         "pima_binary.py",
         "--quick",
         "--data",
@@ -52,6 +44,7 @@ def test_quiet_with_a_home_that_cannot_be_written(tmp_path):
         "--out",
         tmp_path / "out",
         env=env,
+        ok=True,
     )
 
 
@@ -80,7 +73,7 @@ READERS_OF_ARGS = {
 
 @pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])
 def test_help_lists_every_flag_and_each_setting_read_is_a_flag(tmp_path, script):
-    result = run_script(script, "--help")
+    result = run(script, "--help")
     assert result.returncode == 0 and result.stderr == "", result.stderr
     options, lesson_parameters = parser_and_lesson(script)
     flags = [option for option in options.values() if option.startswith("--")]
@@ -93,17 +86,17 @@ def test_help_lists_every_flag_and_each_setting_read_is_a_flag(tmp_path, script)
     for name in set(re.findall(r"\bargs\.([a-z_]+)", code)) | set(lesson_parameters):
         assert name in options, f"args.{name} is read, but no flag sets it"
     assert "(default: 7)" in result.stdout
-    assert_one_line_error(run_script(script, "--epochs", "many"), "--epochs", code=2)
+    assert_one_line_error(run(script, "--epochs", "many"), "--epochs", code=2)
     (tmp_path / "empty.csv").write_text("")
     assert_one_line_error(
-        run_script(script, "--data", tmp_path / "empty.csv", "--out", tmp_path), "empty.csv"
+        run(script, "--data", tmp_path / "empty.csv", "--out", tmp_path), "empty.csv"
     )
 
 
 def test_each_flag_the_readme_names_is_one_a_script_lists_in_its_help():
     listed = set()
     for script in ["mnist_dense.py", "pima_binary.py"]:
-        result = run_script(script, "--help")
+        result = run(script, "--help")
         assert result.returncode == 0, result.stderr
         listed |= set(re.findall(r"^\s+(?:-h, )?(--[a-z-]+)", result.stdout, re.M))
     named = set(re.findall(r"`(--[a-z][a-z-]*)", (ROOT / "README.md").read_text()))
@@ -116,7 +109,7 @@ def test_a_data_file_name_beyond_ascii_in_the_c_locale(tmp_path):
     csv_path = write_own_csv(tmp_path / "own.csv")
     strange = tmp_path / "donn\udce9es.csv"  # Latin-1 bytes of "données", not UTF-8
     csv_path.rename(strange)
-    result = run_ok(
+    result = run(
         "pima_binary.py",
         "--quick",
         "--data",
@@ -124,10 +117,11 @@ def test_a_data_file_name_beyond_ascii_in_the_c_locale(tmp_path):
         "--out",
         tmp_path / "out",
         env=script_env(LC_ALL="C", LANG="C"),
+        ok=True,
     )
     assert "Loaded" in result.stdout
     assert (tmp_path / "out" / "history.png").is_file()
-    run_ok(
+    run(
         "pima_binary.py",
         "--quick",
         "--data",
@@ -135,6 +129,7 @@ def test_a_data_file_name_beyond_ascii_in_the_c_locale(tmp_path):
         "--out",
         tmp_path / "out",
         env=script_env(LC_ALL="C", LANG="C"),
+        ok=True,
     )
 
 
@@ -144,10 +139,10 @@ def backend(name):
     return script_env(KERAS_BACKEND=name)
 
 
-def run_ok_reporting_the_backend(script, *args, env=None):
-    """A run as run_ok's, through the harness: its stdout, and the harness's report, such as
+def run_reporting_the_backend(script, *args, env=None):
+    """A run that succeeds, through the harness: its stdout, and the harness's report, such as
     {"keras backend": "jax", "tensorflow loaded": "yes", "op determinism": "off"}."""
-    result = run_patched(["--report-backend"], script, *args, env=env)
+    result = run(HARNESS, "--report-backend", "--", script, *args, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr == ""
     *output, report = result.stdout.splitlines()
@@ -163,11 +158,20 @@ def test_quick_runs_on_other_backends_really_run_there_quiet_and_reproducible(
 ):
     env = backend(name)
     data = own_data(script, tmp_path)
-    result = run_ok(
-        script, "--quick", "--epochs", 2, "--data", data, "--out", tmp_path / "first", env=env
+    result = run(
+        script,
+        "--quick",
+        "--epochs",
+        2,
+        "--data",
+        data,
+        "--out",
+        tmp_path / "first",
+        env=env,
+        ok=True,
     )
     assert "Epoch 2/2" in result.stdout
-    stdout, report = run_ok_reporting_the_backend(
+    stdout, report = run_reporting_the_backend(
         script, "--quick", "--epochs", 2, "--data", data, "--out", tmp_path / "again", env=env
     )
     assert "Epoch 2/2" in stdout and f"Keras backend: {name}" in stdout
@@ -188,7 +192,7 @@ def test_jax_unless_keras_backend_names_another_whatever_keras_json_says(tmp_pat
     keras_home = tmp_path / "keras-home"
     keras_home.mkdir()
     (keras_home / "keras.json").write_text(json.dumps({"backend": "tensorflow"}))
-    stdout, report = run_ok_reporting_the_backend(
+    stdout, report = run_reporting_the_backend(
         "pima_binary.py",
         "--quick",
         "--data",
@@ -204,13 +208,14 @@ def test_jax_unless_keras_backend_names_another_whatever_keras_json_says(tmp_pat
 
 
 def test_pima_on_tensorflow_learns_as_on_jax(tmp_path):
-    run_ok(
+    run(
         "pima_binary.py",
         "--data",
         shared_file("pima-indians-diabetes.data.csv"),
         "--out",
         tmp_path,
         env=backend("tensorflow"),
+        ok=True,
     )
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     # Over seeds 1 to 10 on TensorFlow, held out: 0.708 to 0.786, mean 0.744; 0.708 with seed
@@ -230,7 +235,7 @@ def test_a_model_trained_on_jax_predicts_the_same_on_other_backends(tmp_path, qu
     probabilities = {}
     for who, settings in [("jax", script_env()), (name, env)]:
         # Each backend writes to a folder of its own: a run that wrote nothing leaves no file.
-        _, report = run_ok_reporting_the_backend(
+        _, report = run_reporting_the_backend(
             "pima_binary.py",
             "--predict",
             new_rows,
@@ -249,13 +254,20 @@ def test_a_model_trained_on_jax_predicts_the_same_on_other_backends(tmp_path, qu
 
 def test_a_model_trained_on_tensorflow_predicts_the_same_on_jax(tmp_path):
     data = write_own_csv(tmp_path / "own.csv")
-    run_ok(
-        "pima_binary.py", "--quick", "--data", data, "--out", tmp_path, env=backend("tensorflow")
+    run(
+        "pima_binary.py",
+        "--quick",
+        "--data",
+        data,
+        "--out",
+        tmp_path,
+        env=backend("tensorflow"),
+        ok=True,
     )
     new_rows = write_own_csv(tmp_path / "new.csv", rows=20, seed=3)
     probabilities = {}
     for who in ["tensorflow", "jax"]:
-        run_ok(
+        run(
             "pima_binary.py",
             "--predict",
             new_rows,
@@ -264,6 +276,7 @@ def test_a_model_trained_on_tensorflow_predicts_the_same_on_jax(tmp_path):
             "--out",
             tmp_path / who,
             env=script_env(KERAS_BACKEND=who),
+            ok=True,
         )
         lines = (tmp_path / who / "own_predictions.csv").read_text().splitlines()[1:]
         probabilities[who] = [float(line.split(",")[-2]) for line in lines]
@@ -294,7 +307,7 @@ def determinism_run(case, tmp_path, models):
 )
 def test_op_determinism_is_on_in_each_run_on_tensorflow(tmp_path, models, case):
     script, *flags = determinism_run(case, tmp_path, models)
-    _, report = run_ok_reporting_the_backend(
+    _, report = run_reporting_the_backend(
         script, *flags, "--out", tmp_path / "out", env=backend("tensorflow")
     )
     assert report == {
@@ -316,7 +329,7 @@ from tensorflow.python.framework.config import is_op_determinism_enabled  # no p
 
 print(keras.backend.backend(), is_op_determinism_enabled())
 """
-    result = run_program(program, env=backend("tensorflow"))
+    result = run("-c", program, env=backend("tensorflow"))
     assert result.returncode == 0 and result.stderr == "", result.stderr[-3000:]
     assert result.stdout.split() == ["tensorflow", "True"]
 
@@ -338,7 +351,7 @@ def test_help_answers_before_keras_loads_whatever_backend_is_missing(script, fla
     """--help lists the flags at once: nor Keras, nor a backend is loaded; even one that is not
     installed (torch here) does not stand in the way."""
     for env in [script_env(), script_env(KERAS_BACKEND="torch")]:
-        result = run_program(HELP_AND_WHAT_LOADED, ROOT / script, "--quick", flag, env=env)
+        result = run("-c", HELP_AND_WHAT_LOADED, ROOT / script, "--quick", flag, env=env)
         assert result.returncode == 0 and result.stderr == "", result.stderr[-2000:]
         assert "--network" in result.stdout and "--seed N" in result.stdout
         assert result.stdout.splitlines()[-1] == "loaded: []"

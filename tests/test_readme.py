@@ -6,12 +6,10 @@ import ast
 import csv
 import re
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT, assert_succeeded, run_scripts_in_turn, script_env
+from conftest import ROOT, assert_succeeded, run, script_env
 from makers import draw_digit, pima_like_features, write_image
 
 
@@ -46,21 +44,17 @@ def test_the_snippet_for_ones_own_code_works_as_written_and_agrees_with_predict(
     )
     # Pima's default run, here quick on a table of 8 features; then --predict as the README runs
     # it, on the snippet's two patients and the photo, with the same models.
-    for run in run_scripts_in_turn(
-        ("pima_binary.py", ["--quick", "--data", "eight_features.csv"]),
-        ("pima_binary.py", ["--predict", "patients.csv"]),
-        ("mnist_dense.py", ["--predict", "my_digit.jpg"]),
+    for result in run(
+        *["pima_binary.py", "--quick", "--data", "eight_features.csv"],
+        then=[
+            ["pima_binary.py", "--predict", "patients.csv"],
+            ["mnist_dense.py", "--predict", "my_digit.jpg"],
+        ],
         cwd=tmp_path,
     ):
-        assert_succeeded(run)
-    result = subprocess.run(
-        [sys.executable, "-c", snippet],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=script_env(PYTHONPATH=str(ROOT)),
-    )
+        assert_succeeded(result)
+    # Another environment than script_env()'s: a fresh Python, even in a test marked warm.
+    result = run("-c", snippet, cwd=tmp_path, timeout=300, env=script_env(PYTHONPATH=str(ROOT)))
     assert result.returncode == 0, result.stderr[-3000:]
     onset = re.search(r"probability of onset: \[\s*([\d.]+)\s+([\d.]+)\s*\]", result.stdout)
     digit = re.search(r"digit: (\d) confidence: ([\d.]+)", result.stdout)

@@ -8,7 +8,6 @@ import os
 import resource
 import shutil
 import signal
-import subprocess
 import sys
 
 import pytest
@@ -18,7 +17,7 @@ from conftest import (
     as_from_a_terminal,
     assert_one_line_error,
     assert_succeeded,
-    run_script,
+    run,
     script_env,
     wait_for_line,
     warm,
@@ -117,20 +116,15 @@ runpy.run_path(script, run_name="__main__")
 @pytest.mark.parametrize("script", ["pima_binary.py", "mnist_dense.py"])
 def test_a_signal_while_the_backend_loads_is_one_line(tmp_path, script, signal_name, said, backend):
     out = tmp_path / "out"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            SIGNAL_AS_THE_BACKEND_LOADS,
-            backend,
-            signal_name,
-            str(ROOT / script),
-            "--quick",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
+    result = run(
+        "-c",
+        SIGNAL_AS_THE_BACKEND_LOADS,
+        backend,
+        signal_name,
+        str(ROOT / script),
+        "--quick",
+        "--out",
+        str(out),
         timeout=120,
         env=script_env(KERAS_BACKEND=None if backend == "jax" else backend),
         preexec_fn=as_from_a_terminal,
@@ -182,20 +176,14 @@ def test_importing_the_helper_or_a_script_changes_nothing_a_program_relies_on():
     """A program of one's own that imports a script to use its functions (README), pytest or
     IPython keeps its handlers, its streams and its exit: quiet_start() puts back the handlers it
     installs while Keras loads, and the helper does nothing on import."""
-    modules = [
-        "tutorial_helpers",
-        "shell",
-        "mnist_npz",
-        "labelled_csv",
-        "mnist_dense",
+    modules = ["tutorial_helpers", "shell", "mnist_npz", "labelled_csv", "mnist_dense"]
+    result = run(
+        "-c",
+        PROGRAM_THAT_IMPORTS,
+        str(ROOT),
+        *modules,
         "pima_binary",
-    ]
-    result = subprocess.run(
-        [sys.executable, "-c", PROGRAM_THAT_IMPORTS, str(ROOT), *modules],
-        capture_output=True,
-        text=True,
         timeout=300,
-        env=script_env(),
         preexec_fn=as_from_a_terminal,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -207,7 +195,7 @@ def test_importing_the_helper_or_a_script_changes_nothing_a_program_relies_on():
 def test_a_folder_in_the_way_of_one_output_saves_none_and_keeps_the_previous_set(tmp_path):
     (tmp_path / "metrics.json").write_text("previous run")
     (tmp_path / "model.keras").mkdir()
-    result = run_script(
+    result = run(
         "pima_binary.py",
         "--quick",
         "--data",
@@ -234,7 +222,7 @@ def test_a_full_disk_saves_nothing_of_the_run_and_keeps_the_previous_set(tmp_pat
 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "metrics.json").write_text("previous run")
-    result = run_script(
+    result = run(
         "mnist_dense.py",
         "--quick",
         "--data",
@@ -286,7 +274,7 @@ def seeded_figures(tmp_path, script, flags, seeds, **popen):
     path = own_data(script, tmp_path)
     runs = {}
     for name, seed in seeds.items():
-        result = run_script(
+        result = run(
             script, *flags, "--data", path, "--seed", seed, "--out", tmp_path / name, **popen
         )
         assert_succeeded(result)

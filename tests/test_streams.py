@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import tutorial_helpers as helpers
-from conftest import ROOT, assert_succeeded, run_predict, run_scripts_in_turn, script_env
+from conftest import ROOT, assert_succeeded, run, script_env
 from makers import (
     TRAINING_OUTPUTS,
     csv_rows,
@@ -147,7 +147,15 @@ def test_a_successful_run_prints_no_warning(tmp_path, models, case):
             write_image(tmp_path / "tab\there.png", draw_digit()),
             write_image(tmp_path / "cr\rhere.png", draw_digit()),
         ]
-    result = run_predict("mnist_dense.py", models["mnist"], tmp_path / "out", *inputs)
+    result = run(
+        "mnist_dense.py",
+        "--predict",
+        *inputs,
+        "--model",
+        models["mnist"],
+        "--out",
+        tmp_path / "out",
+    )
     assert_succeeded(result)
     assert (tmp_path / "out" / "own_predictions.png").is_file()
 
@@ -163,7 +171,7 @@ def test_names_the_font_cannot_draw_print_no_glyph_warnings_and_keep_their_csv_r
 ):
     images = [write_image(tmp_path / name, draw_digit()) for name in NAMES_THE_FONT_LACKS]
     out = tmp_path / "out"
-    result = run_predict("mnist_dense.py", models["mnist"], out, *images)
+    result = run("mnist_dense.py", "--predict", *images, "--model", models["mnist"], "--out", out)
     assert "Glyph" not in result.stderr, result.stderr
     assert_succeeded(result)
     assert [row[0] for row in csv_rows(out / "own_predictions.csv")[1:]] == list(map(str, images))
@@ -194,11 +202,11 @@ def test_own_predictions_png_shows_such_names_as_escapes_it_can_draw():
 def test_warnings_as_errors_do_not_stop_the_save(tmp_path):
     scripts = ["mnist_dense.py", "pima_binary.py"]  # in turn, in one fresh Python
     runs = [
-        (script, ["--quick", "--data", own_data(script, tmp_path), "--out", tmp_path / script])
+        [script, "--quick", "--data", own_data(script, tmp_path), "--out", tmp_path / script]
         for script in scripts
     ]
     for script, result in zip(
-        scripts, run_scripts_in_turn(*runs, env=script_env(PYTHONWARNINGS="error"))
+        scripts, run(*runs[0], then=runs[1:], env=script_env(PYTHONWARNINGS="error"))
     ):
         assert_succeeded(result)
         out = tmp_path / script

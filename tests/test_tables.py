@@ -11,7 +11,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error, assert_succeeded, run_in_turn, run_script
+from conftest import assert_one_line_error, assert_succeeded, run
 from makers import csv_rows, draw_digit, write_image
 
 pytestmark = pytest.mark.warm  # Keras loaded once per worker (conftest.py)
@@ -46,7 +46,7 @@ def predict_each(tmp_path, model, texts):
         path = tmp_path / f"{name}.csv"
         path.write_bytes(text if isinstance(text, bytes) else text.encode())
         runs.append(["--predict", path, "--model", model, "--out", tmp_path / f"out-{name}"])
-    results = run_in_turn("pima_binary.py", *runs)
+    results = run("pima_binary.py", *runs[0], then=runs[1:])
     return {name: (result, tmp_path / f"out-{name}") for name, result in zip(texts, results)}
 
 
@@ -87,10 +87,12 @@ def test_pima_own_predictions_csv_holds_no_formula_and_reads_back_with_predict(t
     labelled_rows(tmp_path / "new.csv", header, classes)
     numbers = model_with_labels(tmp_path, models, ["-1", "1"])  # labels -1 and 1 are numbers
     labelled_rows(tmp_path / "numbers.csv", [*HEADER.split(","), "kind"], ["-1", "1"])
-    result, with_numbers = run_in_turn(
+    result, with_numbers = run(
         "pima_binary.py",
-        ["--predict", tmp_path / "new.csv", "--model", model, "--out", "out"],
-        ["--predict", tmp_path / "numbers.csv", "--model", numbers, "--out", "numbers"],
+        *["--predict", tmp_path / "new.csv", "--model", model, "--out", "out"],
+        then=[
+            ["--predict", tmp_path / "numbers.csv", "--model", numbers, "--out", "numbers"],
+        ],
         cwd=tmp_path,
     )
     assert_succeeded(result)
@@ -109,8 +111,8 @@ def test_pima_own_predictions_csv_holds_no_formula_and_reads_back_with_predict(t
     # What a spreadsheet's user does next: keep the features and the label, and predict again.
     with open(tmp_path / "again.csv", "w", newline="") as file:
         csv.writer(file).writerows(row[:9] for row in written)
-    (again,) = run_in_turn(
-        "pima_binary.py", ["--predict", tmp_path / "again.csv", "--model", model, "--out", "again"],
+    again = run(
+        "pima_binary.py", "--predict", tmp_path / "again.csv", "--model", model, "--out", "again",
         cwd=tmp_path,
     )  # fmt: skip
     assert_succeeded(again)
@@ -127,7 +129,7 @@ def test_mnist_reads_names_after_dashes_and_writes_them_as_text(tmp_path, models
     names = ["-2+3.png", "=1+1.png", "@SUM(1).png", "+5.png", "\tTAB.png", "\rCR.png", "plain.png"]
     for name in names:
         write_image(tmp_path / name, draw_digit())
-    result = run_script(
+    result = run(
         "mnist_dense.py", "--model", models["mnist"], "--out", "out", "--predict", "--", *names,
         cwd=tmp_path,
     )  # fmt: skip
@@ -281,8 +283,8 @@ def horse_colic_like(path, rows=300, seed=0):
 
 def test_drop_missing_leaving_too_few_rows_names_the_columns_with_the_most_gaps(tmp_path):
     path = horse_colic_like(tmp_path / "horse.csv")
-    result = run_script("pima_binary.py", "--quick", "--data", path, "--drop-missing",
-                        "--out", tmp_path / "out")  # fmt: skip
+    result = run("pima_binary.py", "--quick", "--data", path, "--drop-missing",
+                 "--out", tmp_path / "out")  # fmt: skip
     assert_one_line_error(
         result,
         "horse.csv: --drop-missing leaves 5 of 300 rows",
@@ -305,11 +307,9 @@ def test_a_stray_label_is_pointed_at_where_it_stands(tmp_path):
     }
     for name, text in texts.items():
         (tmp_path / f"{name}.csv").write_text(text)
-    results = run_in_turn(
-        "pima_binary.py",
-        *[["--quick", "--data", tmp_path / f"{name}.csv", "--out", tmp_path / name]
-          for name in texts],
-    )  # fmt: skip
+    runs = [["--quick", "--data", tmp_path / f"{name}.csv", "--out", tmp_path / name]
+            for name in texts]  # fmt: skip
+    results = run("pima_binary.py", *runs[0], then=runs[1:])
     expected = {
         "stray": "3 different values (R, 0, 1; the rarest: R at line 1)",
         "two strays": "4 different values (R, 0, 1, X; the rarest: R at line 1, X at line 8)",

@@ -1,7 +1,7 @@
 """A Python that has imported Keras once and starts each run a test asks for in a child of its
 own, forked: the seconds of importing TensorFlow and Keras are paid once per test worker, not
-once per run (README.md, "Run the tests"). Linux only; conftest.py's run_python uses it for
-tests marked `warm`.
+once per run (README.md, "Run the tests"). Linux only; conftest.py's run uses it in tests
+marked `warm`, unless TESTS_COLD is set.
 
     python tests/warm.py        # then one JSON request a line on stdin, answers on stdout
 
