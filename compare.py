@@ -78,15 +78,7 @@ def on_digits(runs, networks, path, data, patience):
         said = model.predict(prepared(x_test, shape), verbose=0).argmax(axis=1)
         right[name] = said == y_test  # one True or False per test digit, in the same order
         print(scored(name, networks, right[name], "test digits right"))
-    facts = {
-        "data": str(path),
-        "backend": keras.backend.backend(),
-        "seed": flags.seed,
-        "quick": flags.quick,
-        "early_stop": flags.early_stop,
-        "n_train": len(x_train),
-        "n": len(x_test),
-    }
+    facts = {"data": str(path), "n_train": len(x_train), "n": len(x_test)}
     finish(runs, networks, right, facts, "digits", "test digits")
 
 
@@ -121,17 +113,8 @@ def on_folds(runs, networks, path, patience):
                 f"{len(test)} rows"
             )
         print(scored(name, networks, right[name], "rows right, each held out once"))
-    facts = {
-        "data": str(path),
-        "backend": keras.backend.backend(),
-        "seed": flags.seed,
-        "quick": flags.quick,
-        "early_stop": flags.early_stop,
-        "balance": flags.balance,
-        "classes": classes,
-        "folds": k,
-        "n": len(labels),
-    }
+    facts = {"data": str(path), "n": len(labels), "folds": k, "classes": classes}
+    facts["balance"] = flags.balance
     finish(runs, networks, right, facts, "rows", held, accuracies)
 
 
@@ -193,7 +176,10 @@ def holm(p_values):
 
 def finish(runs, networks, right, facts, unit, held, fold_accuracies=None):
     """Each network's accuracy and interval, each pair's test and verdict: printed, and saved in
-    compare.json and compare.png."""
+    compare.json and compare.png with facts (the data, n) and the flags' seed and backend."""
+    flags = next(iter(runs.values()))
+    facts |= {"backend": keras.backend.backend(), "seed": flags.seed, "quick": flags.quick,
+              "early_stop": flags.early_stop}  # fmt: skip
     n, table = facts["n"], {}
     for name, args in runs.items():
         accuracy = float(right[name].mean())

@@ -177,12 +177,12 @@ def test_importing_the_helper_or_a_script_changes_nothing_a_program_relies_on():
     IPython keeps its handlers, its streams and its exit: quiet_start() puts back the handlers it
     installs while Keras loads, and the helper does nothing on import."""
     modules = ["tutorial_helpers", "shell", "mnist_npz", "labelled_csv", "mnist_dense"]
+    modules += ["pima_binary"]
     result = run(
         "-c",
         PROGRAM_THAT_IMPORTS,
         str(ROOT),
         *modules,
-        "pima_binary",
         timeout=300,
         preexec_fn=as_from_a_terminal,
     )
