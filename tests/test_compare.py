@@ -186,19 +186,19 @@ def assert_pairs_agree(compared, names):
 
 @pytest.fixture(scope="session")
 def pima_runs(made_once):
-    """Quick Pima --compare runs on 3 folds, in turn in one process, made once: seed 7 twice,
-    seed 8 into a folder a single run wrote first, and --folds 3 of article C's network. A
+    """Quick Pima --compare runs on 2 folds, in turn in one process, made once: seed 7 twice,
+    seed 8 into a folder a single run wrote first, and --folds 2 of article C's network. A
     folder per run, named as in runs below, holding its outputs and stdout.txt."""
     pima = shared_file("pima-indians-diabetes.data.csv")
 
     def make(folder):
-        quick, compare = ["--quick", "--data", pima], ["--compare", "--folds", 3]
+        quick, compare = ["--quick", "--data", pima], ["--compare", "--folds", 2]
         runs = [
             ("seed 8", quick),  # a single run first, whose files --compare replaces
             ("compare", [*compare, *quick]),
             ("again", [*compare, *quick]),
             ("seed 8", [*compare, "--seed", 8, *quick]),
-            ("folds", ["--folds", 3, "--network", "dropout", *quick]),
+            ("folds", ["--folds", 2, "--network", "dropout", *quick]),
         ]
         (folder / "seed 8").mkdir()
         (folder / "seed 8" / "notes.txt").write_text("mine")
@@ -217,7 +217,7 @@ def compared_in(folder):
 def test_pima_compare_writes_compare_json_and_png_whose_p_values_recompute(pima_runs):
     compared = compared_in(pima_runs / "compare")
     assert_pairs_agree(compared, ["first", "dropout"])
-    assert (compared["n"], compared["folds"], compared["seed"]) == (768, 3, 7)
+    assert (compared["n"], compared["folds"], compared["seed"]) == (768, 2, 7)
     assert compared["backend"] == "jax"
     assert compared["data"] == str(shared_file("pima-indians-diabetes.data.csv"))
     for name, article in [("first", "B"), ("dropout", "C")]:  # --quick: 2 epochs, batch 10
@@ -232,10 +232,10 @@ def test_pima_compare_writes_compare_json_and_png_whose_p_values_recompute(pima_
 def test_pima_compare_says_its_progress_each_fold_and_each_verdict(pima_runs):
     stdout = (pima_runs / "compare" / "stdout.txt").read_text()
     compared = compared_in(pima_runs / "compare")
-    assert "Network 1 of 2: first (article B), 2 epochs of batch 10, in each of 3 folds" in stdout
-    assert "Network 2 of 2: dropout (article C), 2 epochs of batch 10, in each of 3 folds" in stdout
-    folds = re.findall(r"fold +(\d) of 3: held-out accuracy ([\d.]+) on (\d+) rows", stdout)
-    assert [fold[0] for fold in folds] == ["1", "2", "3"] * 2
+    assert "Network 1 of 2: first (article B), 2 epochs of batch 10, in each of 2 folds" in stdout
+    assert "Network 2 of 2: dropout (article C), 2 epochs of batch 10, in each of 2 folds" in stdout
+    folds = re.findall(r"fold +(\d) of 2: held-out accuracy ([\d.]+) on (\d+) rows", stdout)
+    assert [fold[0] for fold in folds] == ["1", "2"] * 2
     assert sum(int(fold[2]) for fold in folds) == 2 * 768  # each network predicts every row once
     (pair,) = compared["pairs"]
     assert pair["verdict"] in stdout.splitlines()
@@ -247,7 +247,7 @@ def test_pima_compare_says_its_progress_each_fold_and_each_verdict(pima_runs):
 
 @pytest.mark.warm
 def test_pima_compare_deals_the_folds_as_folds_py_does(pima_runs):
-    """Article C's network on the same 3 folds, by --folds 3: the same accuracy in each fold."""
+    """Article C's network on the same 2 folds, by --folds 2: the same accuracy in each fold."""
     compared = compared_in(pima_runs / "compare")
     folds = metrics_in(pima_runs / "folds")["folds"]
     assert compared["networks"]["dropout"]["fold_accuracies"] == pytest.approx(
